@@ -1,0 +1,46 @@
+"""The one Settings class: environment variables ``TRIAGE_*`` and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TRIAGE_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    data_dir: Path = Field(Path(".triage"), description="Everything the program stores: index, database, fitted models.")
+
+    # knowledge base
+    chroma_url: str | None = Field(None, description="Chroma server URL (client/server mode); unset = embedded PersistentClient.")
+    embedder: Literal["local", "openai"] = Field("local", description="local all-MiniLM-L6-v2, or OpenAI-compatible embeddings.")
+    embeddings_model: str = "text-embedding-3-small"
+    embeddings_base_url: str | None = None
+    embed_threads: int | None = Field(None, description="torch threads for local embeddings (default: all cores).")
+
+    # LLM (unset base URL and key = offline mode)
+    llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server).")
+    llm_model: str = "gpt-4o-mini"
+    openai_api_key: SecretStr | None = Field(None, validation_alias=AliasChoices("TRIAGE_OPENAI_API_KEY", "OPENAI_API_KEY"))
+    llm_timeout: float = 20.0
+    max_context_tokens: int = Field(1800, ge=200, description="Token budget for retrieved context in LLM prompts.")
+
+    # answers
+    abstain_below: float | None = Field(None, ge=0.0, le=1.0, description="Confidence threshold; unset = the calibrated default.")
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url or self.openai_api_key)
+
+    @property
+    def tiktoken_cache_dir(self) -> Path:
+        return self.data_dir / "cache" / "tiktoken"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

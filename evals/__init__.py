@@ -1,0 +1,1 @@
+"""Evaluation: datasets, deterministic metrics, suites, reports, gates and run comparison."""

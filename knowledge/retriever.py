@@ -1,0 +1,107 @@
+"""Hybrid retrieval: dense (Chroma) + lexical (BM25), fused, scores in [0, 1].
+
+Fusion is a weighted sum of two absolute, bounded signals, so a score means the same thing
+from one query to the next (the answerer's confidence builds on that):
+
+* dense: cosine similarity of the query and the chunk (MiniLM vectors are normalised);
+* lexical: BM25 squashed as s / (s + k), so a strong keyword match approaches 1.
+
+Candidates are the union of the dense and lexical top-N; a candidate missing from one list gets
+that list's lowest seen score (it ranked below all of them there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
+from pydantic import ConfigDict
+
+from knowledge.index import KnowledgeIndex
+
+DENSE_WEIGHT = 0.6
+LEXICAL_SQUASH = 6.0
+CANDIDATES = 24
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    source: str
+    chunk_id: str
+    title: str
+    section: str
+    score: float
+    text: str
+    dense: float = 0.0
+    lexical: float = 0.0
+
+    def public(self) -> dict:
+        """The stable JSON shape of `triage search`."""
+        return {"source": self.source, "chunk_id": self.chunk_id, "title": self.title,
+                "score": round(self.score, 4), "text": self.text}
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+class HybridSearcher:
+    def __init__(self, index: KnowledgeIndex, dense_weight: float = DENSE_WEIGHT,
+                 lexical_squash: float = LEXICAL_SQUASH, candidates: int = CANDIDATES):
+        self.index = index
+        self.dense_weight = dense_weight
+        self.lexical_squash = lexical_squash
+        self.candidates = candidates
+        self._checked = False
+
+    def search(self, query: str, k: int = 5) -> list[SearchHit]:
+        query = (query or "").strip()
+        if not query:
+            return []
+        if not self._checked:
+            self.index.check_searchable()
+            self._checked = True
+        qvec = self.index.embedder.embed_query(query)
+        return self.search_with_vector(query, qvec, k)
+
+    def search_with_vector(self, query: str, qvec: np.ndarray, k: int = 5) -> list[SearchHit]:
+        index = self.index
+        chunks = index.chunks
+        n = min(max(self.candidates, k), len(chunks))
+        dense = dict(index.vectors.query(qvec, n)) if n else {}
+        lex_scores = index.lexical.scores(query) if index.lexical else np.zeros(0)
+        lexical: dict[str, float] = {}
+        if lex_scores.size:
+            top = np.argpartition(-lex_scores, min(n, lex_scores.size) - 1)[:n]
+            lexical = {index.lexical.ids[i]: float(lex_scores[i]) for i in top if lex_scores[i] > 0}
+        dense_floor = min(dense.values()) if dense else 0.0
+        w = self.dense_weight
+        hits = []
+        for cid in dense.keys() | lexical.keys():
+            chunk = chunks.get(cid)
+            if chunk is None:  # vector without a catalog row (interrupted ingest): skip
+                continue
+            d = max(0.0, min(1.0, dense.get(cid, dense_floor)))
+            s = lexical.get(cid, 0.0)
+            lx = s / (s + self.lexical_squash)
+            hits.append(SearchHit(chunk.source, cid, chunk.title, chunk.section, w * d + (1 - w) * lx, chunk.text, d, lx))
+        hits.sort(key=lambda h: (-h.score, h.chunk_id))
+        return hits[:k]
+
+
+class HybridRetriever(BaseRetriever):
+    """LangChain retriever over :class:`HybridSearcher`; metadata carries source, chunk_id, score."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+    searcher: HybridSearcher
+    k: int = 5
+
+    def _get_relevant_documents(self, query: str, *, run_manager: CallbackManagerForRetrieverRun) -> list[Document]:
+        return [
+            Document(page_content=h.text, id=h.chunk_id,
+                     metadata={"source": h.source, "chunk_id": h.chunk_id, "title": h.title,
+                               "section": h.section, "score": h.score})
+            for h in self.searcher.search(query, self.k)
+        ]

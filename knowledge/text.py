@@ -1,0 +1,109 @@
+"""Text normalisation for lexical search: tokens, stems, chat slang and typo repair.
+
+Customers type "retrun", "shiping", "pkg", "u". BM25 matches exact terms, so queries are
+normalised before lexical search: slang is expanded, and a word that is neither in the corpus
+nor a known English word is replaced by the closest corpus word (edit distance <= 2, most frequent
+first). "Known English" is the word-piece vocabulary that ships with the embedding model, so no
+dictionary has to be downloaded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import lru_cache
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
+
+STOPWORDS = frozenset(
+    """a an the and or but if of to in on at by for with from as is are was were be been being am do does did
+    doing have has had having i me my mine we our ours you your yours he him his she her it its they them their
+    this that these those there here what which who whom whose when where why how can could would should will
+    shall may might must just so than too very not no nor only own same such into about over under again then
+    once all any both each few more most other some up down out off s t don't im i'm ive i've id i'd hi hello hey
+    please pls plz thanks thank thx ok okay also get got u ur r ya yo""".split()
+)
+
+# Chat shorthand -> words the documents use. Keys are single lowercase tokens.
+SLANG = {
+    "pkg": "package", "pkgs": "packages", "parcel": "package", "wismo": "where is my order tracking",
+    "ship": "ship shipping", "shipped": "shipped shipping", "refunded": "refund", "intl": "international",
+    "int'l": "international", "addr": "address", "acct": "account", "pw": "password", "pwd": "password",
+    "cc": "credit card", "info": "information", "asap": "soon", "qty": "quantity", "xchange": "exchange",
+    "exch": "exchange", "rtn": "return", "ret": "return", "msg": "message", "tmrw": "tomorrow",
+    "tmr": "tomorrow", "dm": "message", "promo": "promo code", "coupon": "promo code discount code",
+    "discount": "discount promo", "giftcard": "gift card", "cancelation": "cancellation",
+    "canceled": "cancelled", "cancelling": "cancel", "canceling": "cancel", "color": "colour",
+    "colors": "colours", "ca": "canada", "uk": "uk united kingdom", "eu": "eu europe", "usa": "us united states",
+    "aus": "australia", "nz": "new zealand", "po": "po", "apo": "apo", "klarna": "klarna",
+    "paypal": "paypal", "amex": "american express", "refund?": "refund",
+}
+
+
+def tokenize(text: str) -> list[str]:
+    return _TOKEN.findall(text.lower())
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """A light suffix stemmer (enough for 'returns'/'returned'/'returning' -> 'return')."""
+    w = word
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    for suf in ("ing", "ed", "es", "s"):
+        if len(w) > len(suf) + 3 and w.endswith(suf) and not w.endswith("ss"):
+            w = w[: -len(suf)]
+            break
+    if len(w) > 4 and w[-1] == w[-2] and w[-1] not in "lsz":
+        w = w[:-1]
+    return w
+
+
+def analyze(text: str) -> list[str]:
+    """Document-side analysis: tokens without stopwords, stemmed."""
+    return [stem(t) for t in tokenize(text) if t not in STOPWORDS]
+
+
+def _edits1(word: str) -> set[str]:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = {a + b[1:] for a, b in splits if b}
+    transposes = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    replaces = {a + c + b[1:] for a, b in splits if b for c in letters}
+    inserts = {a + c + b for a, b in splits for c in letters}
+    return deletes | transposes | replaces | inserts
+
+
+class QueryNormalizer:
+    """Expands slang and repairs typos against the indexed corpus' own vocabulary."""
+
+    def __init__(self, corpus_counts: Counter, known_words: frozenset[str] = frozenset()):
+        self.counts = corpus_counts
+        self.known = known_words
+
+    def correct(self, word: str) -> str:
+        if word in self.counts or word in self.known or len(word) < 4 or word.isdigit():
+            return word
+        e1 = _edits1(word)
+        cands = [w for w in e1 if w in self.counts]
+        if not cands and len(word) >= 6:
+            cands = [w2 for w1 in e1 for w2 in _edits1(w1) if w2 in self.counts]
+        if not cands:
+            return word
+        return max(cands, key=lambda w: (self.counts[w], w))
+
+    def normalize_tokens(self, text: str) -> list[str]:
+        out: list[str] = []
+        for tok in tokenize(text):
+            expanded = SLANG.get(tok)
+            if expanded:
+                out.extend(expanded.split())
+            else:
+                out.append(self.correct(tok))
+        return out
+
+    def normalize(self, text: str) -> str:
+        return " ".join(self.normalize_tokens(text))
+
+    def analyze_query(self, text: str) -> list[str]:
+        return [stem(t) for t in self.normalize_tokens(text) if t not in STOPWORDS]

@@ -1,0 +1,1 @@
+"""The conversation core: answers, classification, escalation policy, hours, state, handoff."""
