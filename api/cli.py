@@ -173,6 +173,73 @@ def search(
     out.print(table)
 
 
+# --- answers ----------------------------------------------------------------------------------
+
+
+@app.command()
+def ask(
+    question: Annotated[Optional[str], typer.Argument(help="The customer's question.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    batch: Annotated[Optional[Path], typer.Option("--batch", help='JSONL file of {"id", "question"}; "-" for stdin.')] = None,
+) -> None:
+    """Answer a policy question from the knowledge base, with citations and a confidence."""
+    if (question is None) == (batch is None):
+        raise fail('give either a QUESTION or --batch FILE (e.g. triage ask "can I return socks?")', 2)
+    with handled():
+        answerer = container().answerer
+        if batch is not None:
+            for _, obj in read_jsonl(batch, ("id", "question")):
+                emit({"id": obj["id"], **answerer.answer(str(obj["question"])).public()})
+            return
+        if not question.strip():
+            raise BatchInputError("the question is empty")
+        ans = answerer.answer(question)
+    if as_json:
+        emit(ans.public())
+        return
+    out.print(ans.text, highlight=False)
+    for i, cit in enumerate(ans.citations, 1):
+        out.print(f"  [{i}] {cit.title} ({cit.source})", style="dim", highlight=False)
+    out.print(f"confidence {ans.confidence:.2f}{' (abstained)' if ans.abstained else ''}", style="dim")
+
+
+train_app = typer.Typer(help="Refit the shipped models on your own data.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("confidence")
+def train_confidence(
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", help="answers JSONL (default: the sample store's).")] = None,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Where to write (default DATA_DIR/models/confidence.json).")] = None,
+    isotonic: Annotated[bool, typer.Option("--isotonic/--no-isotonic", help="Isotonic step after Platt scaling.")] = False,
+) -> None:
+    """Calibrate answer confidence on the dev split of an answers dataset (held-out rows never used)."""
+    with handled():
+        from evals.datasets import default_dataset, load_jsonl, select_split
+        from evals.metrics import source_matches
+        from triage.confidence import fit
+
+        c = container()
+        c.ensure_sample_store()
+        rows = select_split(load_jsonl(dataset or default_dataset("answers.jsonl"), ("user_input",)), "dev")
+        answerer = c.extractive
+        feats, correct, scope = [], [], []
+        for row in rows:
+            hits = answerer.searcher.search(row["user_input"], answerer.k)
+            sel = answerer.select(row["user_input"], hits)
+            feats.append(answerer.confidence.features(row["user_input"], hits, sel, answerer.question_terms(row["user_input"])))
+            top = hits[sel.sentences[0][1]].source if sel.sentences else ""
+            in_scope = bool(row.get("in_scope", True))
+            scope.append(in_scope)
+            correct.append(in_scope and any(source_matches(top, e) for e in row.get("expected_sources", [])))
+        model = fit(feats, correct, scope, isotonic=isotonic)
+        model.report = {"dev_rows": len(rows), "positives": sum(correct), "threshold": model.threshold}
+        target = out_file or (c.models_dir / "confidence.json")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(model.to_json() + "\n", encoding="utf-8")
+    err.print(f"fitted on {len(rows)} dev rows ({sum(correct)} right answers); threshold {model.threshold:.3f}; wrote {target}")
+
+
 # --- evals ------------------------------------------------------------------------------------
 
 

@@ -60,6 +60,40 @@ class Container:
 
         return Ingestor(self.index)
 
+    @property
+    def models_dir(self) -> Path:
+        return self.settings.data_dir / "models"
+
+    @cached_property
+    def confidence_model(self):
+        from triage.confidence import ConfidenceModel
+
+        fitted = self.models_dir / "confidence.json"
+        return ConfidenceModel.load(fitted if fitted.exists() else None)
+
+    @cached_property
+    def extractive(self):
+        from triage.answers import ExtractiveAnswerer
+
+        return ExtractiveAnswerer(self.searcher, self.confidence_model, abstain_below=self.settings.abstain_below)
+
+    @cached_property
+    def answerer(self):
+        """The configured answerer: LLM mode when an endpoint or key is set, extractive otherwise."""
+        if not self.settings.llm_enabled:
+            return self.extractive
+        from triage.llm_answers import LLMAnswerer
+
+        return LLMAnswerer(self.extractive, self.chat_model, max_context_tokens=self.settings.max_context_tokens)
+
+    @cached_property
+    def chat_model(self):
+        from triage.llm import OpenAIChatModel
+
+        s = self.settings
+        key = s.openai_api_key.get_secret_value() if s.openai_api_key else None
+        return OpenAIChatModel(model=s.llm_model, base_url=s.llm_base_url, api_key=key, timeout=s.llm_timeout)
+
     def ensure_sample_store(self) -> None:
         """Ingest the demo store if the knowledge base is empty."""
         if self.index.catalog.count_chunks() == 0:

@@ -204,10 +204,25 @@ class LexicalIndex:
         self.normalizer = QueryNormalizer(counts, known_words)
         self.bm25 = bm25s.BM25()
         self.bm25.index(docs, show_progress=False)
-        self._vocab = set(t for d in docs for t in d)
+        self.df = Counter(t for d in docs for t in set(d))
+        self.n_docs = max(1, len(docs))
+        self._vocab = set(self.df)
 
-    def scores(self, query: str) -> np.ndarray:
-        terms = [t for t in self.normalizer.analyze_query(query) if t in self._vocab]
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of an analysed term (0 for terms the corpus never uses)."""
+        import math
+
+        df = self.df.get(term, 0)
+        return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)) if df else 0.0
+
+    def known(self, term: str) -> bool:
+        return term in self._vocab
+
+    def scores(self, query: str, repair_typos: bool = True) -> np.ndarray:
+        from knowledge.text import analyze
+
+        analyzed = self.normalizer.analyze_query(query) if repair_typos else analyze(query)
+        terms = [t for t in analyzed if t in self._vocab]
         if not terms:
             return np.zeros(len(self.ids), dtype=np.float32)
         return np.asarray(self.bm25.get_scores(terms), dtype=np.float32)

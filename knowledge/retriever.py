@@ -54,6 +54,7 @@ class HybridSearcher:
         self.dense_weight = dense_weight
         self.lexical_squash = lexical_squash
         self.candidates = candidates
+        self.repair_typos = True
         self._checked = False
 
     def search(self, query: str, k: int = 5) -> list[SearchHit]:
@@ -63,15 +64,20 @@ class HybridSearcher:
         if not self._checked:
             self.index.check_searchable()
             self._checked = True
-        qvec = self.index.embedder.embed_query(query)
+        qvec = self.index.embedder.embed_query(self.dense_query(query))
         return self.search_with_vector(query, qvec, k)
+
+    def dense_query(self, query: str) -> str:
+        """The dense side reads the typo-repaired query too ("retrun" -> "return")."""
+        lexical = self.index.lexical
+        return lexical.normalizer.repair(query) if lexical and self.repair_typos else query
 
     def search_with_vector(self, query: str, qvec: np.ndarray, k: int = 5) -> list[SearchHit]:
         index = self.index
         chunks = index.chunks
         n = min(max(self.candidates, k), len(chunks))
         dense = dict(index.vectors.query(qvec, n)) if n else {}
-        lex_scores = index.lexical.scores(query) if index.lexical else np.zeros(0)
+        lex_scores = index.lexical.scores(query, self.repair_typos) if index.lexical else np.zeros(0)
         lexical: dict[str, float] = {}
         if lex_scores.size:
             top = np.argpartition(-lex_scores, min(n, lex_scores.size) - 1)[:n]

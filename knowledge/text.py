@@ -102,6 +102,19 @@ class QueryNormalizer:
                 out.append(self.correct(tok))
         return out
 
+    def repair(self, text: str) -> str:
+        """The text with misspelt words replaced in place; everything else (slang, case, punctuation) kept."""
+
+        def fix(m: re.Match) -> str:
+            word = m.group(0)
+            low = word.lower()
+            if low in SLANG:
+                return word
+            fixed = self.correct(low)
+            return word if fixed == low else fixed
+
+        return re.sub(r"[A-Za-z]+", fix, text)
+
     def normalize(self, text: str) -> str:
         return " ".join(self.normalize_tokens(text))
 

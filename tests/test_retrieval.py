@@ -1,0 +1,49 @@
+"""Hybrid retrieval over the demo store: customers' words, typos, score range, LangChain shape."""
+
+from __future__ import annotations
+
+import pytest
+
+from knowledge.retriever import HybridRetriever
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ("how long do i have to retrun a jacket", ("returns-policy.md", "faq.json")),
+        ("do u ship to canada and how much", ("shipping-international.html", "faq.json")),
+        ("my boots came with the sole ripped off", ("damaged-or-wrong-items.md", "warranty.pdf")),
+        ("can i pay in 4 with klarna", ("payments-and-billing.md", "faq.json")),
+        ("i forgot my pasword", ("accounts.txt", "faq.json")),
+        ("when is live chat open", ("contact-and-hours.md", "faq.json")),
+    ],
+)
+def test_customer_questions_find_the_right_document(searcher, query, expected):
+    hits = searcher.search(query, k=5)
+    assert hits[0].source.endswith(expected), [h.source for h in hits]
+
+
+def test_scores_are_in_unit_range_and_sorted(searcher):
+    hits = searcher.search("whats ur refund timeline", k=10)
+    scores = [h.score for h in hits]
+    assert len(hits) == 10 and scores == sorted(scores, reverse=True)
+    assert all(0.0 <= s <= 1.0 for s in scores)
+
+
+def test_off_topic_queries_score_lower_than_on_topic(searcher):
+    on = searcher.search("how do i start a return", k=1)[0].score
+    off = searcher.search("what is the capital of peru", k=1)[0].score
+    assert off < on - 0.15
+
+
+def test_langchain_retriever_returns_documents_with_metadata(searcher):
+    docs = HybridRetriever(searcher=searcher, k=3).invoke("gift cards expire?")
+    assert len(docs) == 3
+    assert {"source", "chunk_id", "title", "score"} <= set(docs[0].metadata)
+    assert docs[0].metadata["source"].endswith(("gift-cards.html", "faq.json"))
+
+
+def test_typo_repair_uses_the_corpus_vocabulary(sample_index):
+    norm = sample_index.lexical.normalizer
+    assert norm.normalize("retrun shiping recieve") == "return shipping receive"
+    assert norm.normalize("the sweater") == "the sweater"  # real words are left alone

@@ -1,0 +1,192 @@
+"""Answers grounded in the store's documents, with numbered citations and a confidence.
+
+Offline (default) the answer is extractive: the sentences of the retrieved chunks that best
+cover the question, copied verbatim, each followed by its citation marker. Nothing is composed
+that the documents do not say. Below the confidence threshold the assistant abstains and offers a
+person; that abstention is what the escalation policy counts as a strike.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import prompts
+from knowledge.text import STOPWORDS, stem, tokenize
+
+ABSTAIN_TEXT = prompts.load("no_answer").text.strip()
+MAX_ANSWER_SENTENCES = 3
+MAX_ANSWER_WORDS = 90
+
+
+@dataclass(frozen=True)
+class Citation:
+    n: int
+    source: str
+    chunk_id: str
+    title: str
+    section: str = ""
+
+    def public(self) -> dict:
+        return {"source": self.source, "chunk_id": self.chunk_id, "title": self.title}
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[Citation]
+    confidence: float
+    abstained: bool
+    mode: str = "extractive"  # extractive | llm | fallback | order | abstain
+    sentences: list[tuple[str, list[int]]] = field(default_factory=list)  # (sentence, citation numbers)
+    features: dict[str, float] = field(default_factory=dict)
+    note: str = ""  # why a fallback happened, for logs
+
+    def public(self) -> dict:
+        """The stable JSON shape of `triage ask`."""
+        return {"answer": self.text, "citations": [c.public() for c in self.citations],
+                "confidence": round(self.confidence, 4), "abstained": self.abstained}
+
+
+class Searcher(Protocol):
+    def search(self, query: str, k: int = 5) -> list: ...
+
+
+# --- sentences --------------------------------------------------------------------------------
+
+_ABBREV = re.compile(r"\b(e\.g|i\.e|etc|approx|no|vs|st|mr|mrs|ms|dr|u\.s|a\.m|p\.m)\.$", re.I)
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a chunk; bullet and table lines count as sentences of their own."""
+    out: list[str] = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        line = re.sub(r"^(?:[-*\u2022]\s+|\d+[.)]\s+)", "", line)
+        if re.match(r"^[QA]:\s", line):
+            line = line[3:]
+        parts = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])", line)
+        buf = ""
+        for part in parts:
+            buf = f"{buf} {part}".strip() if buf else part
+            if _ABBREV.search(buf):
+                continue
+            out.append(buf)
+            buf = ""
+        if buf:
+            out.append(buf)
+    return [s for s in out if len(s) > 2]
+
+
+# Text in a document that talks to the assistant is data, never an instruction: never quote it.
+INJECTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules?|guidelines)\b"
+    r"|\bsystem prompt\b|\byou are now\b|\bas an ai\b|\bnew instructions?\b|\bjailbreak\b"
+    r"|\b(assistant|chatbot|bot|ai)\b.{0,30}\b(must|should|will)\b.{0,30}\b(say|tell|reply|respond|answer)\b",
+    re.I,
+)
+
+
+def looks_like_instruction(text: str) -> bool:
+    return bool(INJECTION.search(text))
+
+
+def content_terms(text: str) -> list[str]:
+    return [stem(t) for t in tokenize(text) if t not in STOPWORDS]
+
+
+# --- extractive answering ---------------------------------------------------------------------
+
+
+@dataclass
+class Selection:
+    sentences: list[tuple[str, int]]  # (sentence, hit index)
+    coverage: float  # IDF-weighted share of the question's terms the chosen sentences contain
+    best_sentence_score: float
+
+
+class ExtractiveAnswerer:
+    """Chooses verbatim sentences from the top hits; no model, no network."""
+
+    def __init__(self, searcher, confidence_model, k: int = 5, abstain_below: float | None = None):
+        self.searcher = searcher
+        self.confidence = confidence_model
+        self.k = k
+        self.threshold = confidence_model.threshold if abstain_below is None else abstain_below
+
+    # the lexical index knows the corpus' vocabulary and IDF; used for question terms
+    @property
+    def lexical(self):
+        return self.searcher.index.lexical
+
+    def question_terms(self, question: str) -> dict[str, float]:
+        lex = self.lexical
+        terms = lex.normalizer.analyze_query(question) if lex else content_terms(question)
+        weights: dict[str, float] = {}
+        for t in terms:
+            weights[t] = lex.idf(t) if lex and lex.known(t) else 0.0
+        return weights
+
+    def select(self, question: str, hits: list) -> Selection:
+        q = self.question_terms(question)
+        total = sum(q.values()) or 1.0
+        top = hits[0].score if hits else 0.0
+        scored: list[tuple[float, int, int, str, set[str]]] = []
+        for hi, hit in enumerate(hits[:3]):
+            if hi > 0 and hit.score < top - 0.08:
+                break
+            for si, sent in enumerate(split_sentences(hit.text)):
+                if sent.rstrip().endswith("?") or sent[0].islower() or looks_like_instruction(sent):
+                    continue  # FAQ questions, fragments cut by chunk overlap and injected orders are not answers
+                terms = set(content_terms(sent))
+                overlap = sum(w for t, w in q.items() if t in terms) / total
+                # earlier hits and earlier sentences win ties; very short fragments lose
+                score = overlap - 0.06 * hi - 0.01 * si - (0.15 if len(sent.split()) < 4 else 0.0)
+                scored.append((score, hi, si, sent, terms))
+        if not scored:
+            return Selection([], 0.0, 0.0)
+        scored.sort(key=lambda x: (-x[0], x[1], x[2]))
+        best = scored[0]
+        chosen = [best]
+        words = len(best[3].split())
+        for cand in scored[1:]:
+            if len(chosen) >= MAX_ANSWER_SENTENCES or cand[0] < max(0.15, 0.6 * best[0]):
+                break
+            if cand[1] != best[1] and cand[0] < best[0]:
+                continue  # stay with the best chunk unless another is as good
+            if words + len(cand[3].split()) > MAX_ANSWER_WORDS or any(cand[3] == c[3] for c in chosen):
+                continue
+            chosen.append(cand)
+            words += len(cand[3].split())
+        chosen.sort(key=lambda x: (x[1], x[2]))  # document order reads naturally
+        covered = set().union(*(c[4] for c in chosen))
+        coverage = sum(w for t, w in q.items() if t in covered) / total
+        return Selection([(c[3], c[1]) for c in chosen], coverage, best[0])
+
+    def answer(self, question: str, hits: list | None = None) -> Answer:
+        question = (question or "").strip()
+        hits = self.searcher.search(question, self.k) if hits is None else hits
+        selection = self.select(question, hits)
+        feats = self.confidence.features(question, hits, selection, self.question_terms(question))
+        confidence = self.confidence.predict(feats)
+        if not hits or not selection.sentences or confidence < self.threshold:
+            return Answer(ABSTAIN_TEXT, [], confidence, True, mode="abstain", features=feats)
+        return compose(selection.sentences, hits, confidence, feats)
+
+
+def compose(sentences: list[tuple[str, int]], hits: list, confidence: float, feats: dict, mode: str = "extractive") -> Answer:
+    """Number citations by first use, render '<sentence> [n]', list citations best (rank) first."""
+    numbers: dict[int, int] = {}
+    rendered, parts = [], []
+    for sent, hi in sentences:
+        n = numbers.setdefault(hi, len(numbers) + 1)
+        rendered.append((sent, [n]))
+        parts.append(f"{sent} [{n}]")
+    citations = sorted(
+        (Citation(n, hits[hi].source, hits[hi].chunk_id, hits[hi].title, hits[hi].section) for hi, n in numbers.items()),
+        key=lambda c: next(hi for hi, n in numbers.items() if n == c.n),
+    )
+    return Answer(" ".join(parts), citations, confidence, False, mode=mode, sentences=rendered, features=feats)

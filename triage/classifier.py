@@ -1,0 +1,291 @@
+"""Message classifier: intent, sentiment, frustration, human request and high-stakes, with reasons.
+
+A lexicon alone misreads support chat (VADER scores "This is the third time I am asking, where
+is my order???" 0.0), so each head is a logistic regression over three views of the message:
+its sentence embedding (all-MiniLM-L6-v2, local), word and character n-grams (robust to typos),
+and interpretable signals (shouting, !!!/???, profanity, repeated contact, threats, explicit
+requests for a person, VADER). The signals that fire become the human-readable reasons.
+
+The fitted model ships in the package (``triage/data/classifier.joblib``); ``triage train
+classifier`` refits it from a labelled JSONL file.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+INTENTS = (
+    "order_status", "shipping", "returns", "refund", "cancel_or_change_order", "payment_or_billing_issue",
+    "damaged_or_wrong_item", "product_question", "promotions_and_gift_cards", "account", "complaint",
+    "human_request", "greeting_or_thanks", "other",
+)
+SENTIMENTS = ("negative", "neutral", "positive")
+HIGH_STAKES = ("none", "chargeback", "damaged_item", "billing_dispute", "fraud", "legal", "formal_complaint")
+
+# --- interpretable signals --------------------------------------------------------------------
+
+_ACRONYMS = {"UPS", "DHL", "USPS", "JP", "US", "USA", "UK", "EU", "XL", "XXL", "XS", "OK", "FAQ", "ID", "PO", "APO",
+             "FPO", "ETA", "DDP", "DDU", "VAT", "NZ", "AK", "HI", "PR", "ET", "PST", "EST", "CA", "I", "A", "SMS",
+             "PDF", "CSV", "BBB", "FTC", "ASAP", "PM", "AM", "TV", "L", "M", "S", "W", "QR", "GPS", "ME", "NY"}
+_PROFANITY = re.compile(r"\b(wtf|fuck\w*|f\*+k\w*|shit\w*|sh\*t|bullshit|bs|crap|damn|goddamn|hell|ass|asshole|piss\w*|"
+                        r"screw (you|this)|stfu|ffs|omfg|bloody)\b", re.I)
+_REPEAT = re.compile(r"\b(third|3rd|fourth|4th|fifth|second|2nd|again|already (asked|told|said|contacted|emailed|called)|"
+                     r"still (haven'?t|havent|no|not|waiting|nothing)|how many times|keep (asking|getting)|"
+                     r"for (the )?\w+ time|\d+ (times|emails|calls|days|weeks) (now|already)|nobody|no one|no reply|"
+                     r"no response|never (got|heard|received))\b", re.I)
+_THREAT = re.compile(r"\b(charge ?back|dispute (the|this|it)|(call|contact)(ing)? my bank|reverse the charge|lawyer|"
+                     r"attorney|sue|suing|small claims|legal action|court|bbb|better business|attorney general|ftc|"
+                     r"(bad|1.star|one.star|negative) review|yelp|trustpilot|report (you|this)|scam\w*|fraud\w*)\b", re.I)
+_NEGATIVE = re.compile(r"\b(ridiculous|unacceptable|worst|terrible|awful|horrible|useless|pathetic|joke|disgusting|"
+                       r"never again|furious|angry|pissed|fed up|sick of|tired of|waste|incompetent|rip.?off|"
+                       r"disappointed|frustrat\w*|annoy\w*|insane|absurd|outrageous|hate)\b", re.I)
+_WHO = (r"humans?|humain|person|persona|personne|agents?|representative|rep|operator|manager|supervisor|staff|"
+        r"staff member|colleagues?|employee|customer service|customer support|support team|live support|"
+        r"whoever is in charge|someone senior|someone in charge|real people|real ppl|actual people|team member")
+_CUE = (r"want|wanna|need|give|get|let|can|could|may|would|like|please|pls|plz|now|asap|talk|speak|chat|connect|"
+        r"transfer|pass|put|escalate|contact|call|reach|email|hablar|parler|sprechen|available|there|is|are|any")
+HUMAN_REQUEST = re.compile(
+    r"(^\s*/human\s*$)"
+    rf"|\b({_CUE})\b[^.?!]{{0,40}}?\b({_WHO})\b"
+    rf"|\b({_WHO})\b[^.?!]{{0,20}}\b(please|pls|plz|now|asap|available|there|here|online)\b"
+    r"|\b(real|live|actual)\s+(person|people|ppl|human|agent|being|support|representative|rep|operator)\b"
+    r"|\b(can|could|would|need|want|please|have|get)\b[^.?!]{0,20}\b(someone|somebody|anyone|anybody)\b[^.?!]{0,40}\b("
+    r"help|look|check|contact|call|email|review|fix|sort|on this|from your|from billing|from accounts|who can)\w*"
+    r"|\b(call ?back|video call|phone call|escalate)\b"
+    r"|\b(anyone|anybody|someone|somebody)\s+(there|here|around|available|online|real|alive)\b"
+    r"|\b(call|phone|ring)\s+(me|someone|somebody|you)\b"
+    r"|\b(what'?s|whats|what is|give me|need|have)\b[^.?!]{0,12}\b(your|ur|the|a)\b[^.?!]{0,12}\b(phone|telephone|"
+    r"number to call|support email|support number|contact (number|email|info))\b"
+    r"|\b(email|e-mail|phone)( address| number)? (for|of) (support|customer service|your team)\b"
+    r"|\b(enough|done|tired|sick|hate|useless|stupid|dumb|stop|no more|don'?t want|dont want)\b[^.?!]{0,20}\b(bot|bots|"
+    r"robot|chatbot|machine|automated)\b|\bnot (a|the|another) (bot|robot)\b",
+    re.I,
+)
+_SHORT_WHO = re.compile(rf"^\W*(({_WHO})|human|agent|person|manager|supervisor|someone|support)\W*(\w+\W*)?$", re.I)
+_FUZZY_TARGETS = ("human", "person", "agent", "talk", "speak", "someone", "representative", "operator")
+
+
+def _near(word: str, target: str) -> bool:
+    """Edit distance <= 1 (with transpositions), for typo'd requests like 'tlak to a humna'."""
+    if word == target or abs(len(word) - len(target)) > 1:
+        return word == target
+    if len(word) == len(target):
+        diff = [i for i, (a, b) in enumerate(zip(word, target)) if a != b]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1 and word[diff[0]] == target[diff[1]]
+                                  and word[diff[1]] == target[diff[0]])
+    short, long_ = (word, target) if len(word) < len(target) else (target, word)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
+def _fix_typos(text: str) -> str:
+    def fix(m: re.Match) -> str:
+        w = m.group(0)
+        low = w.lower()
+        if len(low) < 4:
+            return w
+        for t in _FUZZY_TARGETS:
+            if _near(low, t):
+                return t
+        return w
+
+    return re.sub(r"[A-Za-z]+", fix, text)
+
+
+_NOT_HUMAN_REQUEST = re.compile(
+    r"\b(delivery|mail|ups|fedex|dhl|usps|shipping|courier|customs|sales|travel|the)\s+(person|guy|agent|agents|driver|"
+    r"rep|reps)\b|\b(person|persons|people)\s+(tent|size|sizes|household)\b|\b\d+\s*(person|p)\b|\b(who|which)\s+"
+    r"(person|agent)\b[^?]*\b(helped|was|were)\b|\bagent who\b", re.I)
+
+
+def caps_ratio(text: str) -> float:
+    words = [w for w in re.findall(r"[A-Za-z]{3,}", text) if w.upper() not in _ACRONYMS]
+    if not words:
+        return 0.0
+    return sum(1 for w in words if w.isupper()) / len(words)
+
+
+def signals(text: str) -> list[tuple[str, str]]:
+    """(code, detail) for every interpretable signal in the message."""
+    found: list[tuple[str, str]] = []
+    shouted = [w for w in re.findall(r"[A-Za-z]{3,}", text) if w.isupper() and w.upper() not in _ACRONYMS]
+    if caps_ratio(text) >= 0.6 and len(shouted) >= 2 or len(shouted) >= 3:
+        found.append(("shouting", "writes in capitals: " + " ".join(shouted[:4])))
+    if re.search(r"[!?]{3,}|!!|\?\?", text):
+        found.append(("punctuation", "repeated !/? marks"))
+    if (m := _PROFANITY.search(text)):
+        found.append(("profanity", f"profanity ('{m.group(0)}')"))
+    if (m := _REPEAT.search(text)):
+        found.append(("repeated_contact", f"says it is not the first time ('{m.group(0)}')"))
+    if (m := _THREAT.search(text)):
+        found.append(("threat", f"mentions '{m.group(0)}'"))
+    if (m := _NEGATIVE.search(text)):
+        found.append(("negative_words", f"'{m.group(0)}'"))
+    if is_human_request_phrase(text):
+        found.append(("asks_for_person", "asks for a person"))
+    return found
+
+
+def is_human_request_phrase(text: str) -> bool:
+    """Asks for a person: a person-noun with a request cue, a short sentence naming one ("AGENT."),
+    "someone ... help/contact", contact details, or complaints about the bot; typos tolerated."""
+    cleaned = _NOT_HUMAN_REQUEST.sub(" ", text)
+    for candidate in (cleaned, _fix_typos(cleaned)):
+        if HUMAN_REQUEST.search(candidate):
+            return True
+        sentences = re.split(r"(?<=[.!?])\s+|\n", candidate)
+        if any(_SHORT_WHO.match(sent.strip()) for sent in sentences if sent.strip()):
+            return True
+    return False
+
+
+_SIGNAL_CODES = ("shouting", "punctuation", "profanity", "repeated_contact", "threat", "negative_words", "asks_for_person")
+
+
+def signal_vector(text: str, vader) -> list[float]:
+    codes = {c for c, _ in signals(text)}
+    v = [1.0 if c in codes else 0.0 for c in _SIGNAL_CODES]
+    scores = vader.polarity_scores(text)
+    v += [scores["compound"], scores["neg"], scores["pos"], caps_ratio(text), min(len(text), 400) / 400,
+          text.count("!") / 5, text.count("?") / 5]
+    return v
+
+
+# --- the classifier ---------------------------------------------------------------------------
+
+
+@dataclass
+class Classification:
+    intent: str
+    intent_confidence: float
+    sentiment: str
+    sentiment_score: float  # -1 (negative) .. +1 (positive)
+    frustration: float  # 0..1
+    frustrated: bool
+    human_request: bool
+    high_stakes: str | None
+    reasons: list[dict] = field(default_factory=list)  # [{code, detail}]
+    signals: list[tuple[str, str]] = field(default_factory=list)
+
+    def public(self) -> dict:
+        return {"intent": self.intent, "sentiment": {"label": self.sentiment, "score": round(self.sentiment_score, 3)},
+                "frustration": round(self.frustration, 3)}
+
+
+def shipped_model_path() -> Path:
+    return Path(str(resources.files("triage") / "data" / "classifier.joblib"))
+
+
+class MessageClassifier:
+    """Holds the fitted heads; needs a local embedder (the model was trained on its vectors)."""
+
+    EMBED_WEIGHT = 2.0
+
+    def __init__(self, embedder, fitted: dict | None = None, path: Path | None = None):
+        self.embedder = embedder
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        self.vader = SentimentIntensityAnalyzer()
+        if fitted is None:
+            import joblib
+
+            p = Path(path) if path else shipped_model_path()
+            if not p.exists():
+                from triage.errors import ConfigurationError
+
+                raise ConfigurationError(f"no fitted classifier at {p}; run `triage train classifier`")
+            fitted = joblib.load(p)
+        self.fitted = fitted
+
+    # -- features ------------------------------------------------------------------------------
+    @staticmethod
+    def _features(texts, vectors, word, char, vader):
+        from scipy import sparse
+
+        sig = np.array([signal_vector(t, vader) for t in texts], dtype=np.float32)
+        emb = np.asarray(vectors, dtype=np.float32) * MessageClassifier.EMBED_WEIGHT
+        return sparse.hstack([sparse.csr_matrix(emb), word.transform(texts), char.transform(texts),
+                              sparse.csr_matrix(sig)]).tocsr()
+
+    def features(self, texts: list[str], vectors=None):
+        vectors = self.embedder.embed_documents(texts) if vectors is None else vectors
+        return self._features(texts, vectors, self.fitted["word"], self.fitted["char"], self.vader)
+
+    # -- prediction -----------------------------------------------------------------------------
+    def classify(self, text: str, vector=None) -> Classification:
+        return self.classify_many([text], None if vector is None else np.asarray([vector]))[0]
+
+    def classify_many(self, texts: list[str], vectors=None) -> list[Classification]:
+        X = self.features(texts, vectors)
+        heads = self.fitted["heads"]
+        probs = {name: model.predict_proba(X) for name, model in heads.items()}
+        out = []
+        for i, text in enumerate(texts):
+            out.append(self._one(text, {n: (heads[n].classes_, p[i]) for n, p in probs.items()}))
+        return out
+
+    def _one(self, text: str, p: dict) -> Classification:
+        def top(name):
+            classes, probs = p[name]
+            j = int(np.argmax(probs))
+            return str(classes[j]), float(probs[j]), dict(zip(map(str, classes), map(float, probs)))
+
+        intent, intent_p, _ = top("intent")
+        sentiment, _, sp = top("sentiment")
+        sentiment_score = sp.get("positive", 0.0) - sp.get("negative", 0.0)
+        _, _, fp = top("frustrated")
+        frustration = fp.get("True", fp.get("1", 0.0))
+        _, _, hp = top("human_request")
+        human_p = hp.get("True", hp.get("1", 0.0))
+        stakes, stakes_p, _ = top("high_stakes")
+        sig = signals(text)
+        thresholds = self.fitted.get("thresholds", {})
+        human = human_p >= thresholds.get("human_request", 0.35) or is_human_request_phrase(text)
+        if human and intent in ("greeting_or_thanks", "other"):
+            intent = "human_request"
+        frustrated = frustration >= thresholds.get("frustrated", 0.5)
+        high_stakes = None if stakes == "none" or stakes_p < thresholds.get("high_stakes", 0.5) else stakes
+        reasons = []
+        if human:
+            reasons.append({"code": "human_request", "detail": "customer asked for a person"
+                            + (f" (p={human_p:.2f})" if not is_human_request_phrase(text) else "")})
+        if frustrated:
+            detail = "; ".join(d for c, d in sig if c != "asks_for_person") or "tone of the message"
+            reasons.append({"code": "frustration", "detail": f"frustration {frustration:.2f}: {detail}"})
+        if high_stakes:
+            reasons.append({"code": "high_stakes", "detail": f"{high_stakes.replace('_', ' ')} (p={stakes_p:.2f})"})
+        return Classification(intent, intent_p, sentiment, sentiment_score, frustration, frustrated, human,
+                              high_stakes, reasons, sig)
+
+
+# --- training ----------------------------------------------------------------------------------
+
+
+def fit(rows: list[dict], vectors: np.ndarray, C: float = 4.0) -> dict:
+    """Fit every head on labelled rows ({message, intent, sentiment, frustrated, human_request, high_stakes})."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+    texts = [r["message"] for r in rows]
+    word = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, lowercase=True, max_features=30000)
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, lowercase=True,
+                           max_features=40000)
+    word.fit(texts)
+    char.fit(texts)
+    X = MessageClassifier._features(texts, vectors, word, char, SentimentIntensityAnalyzer())
+    labels = {
+        "intent": [r["intent"] for r in rows],
+        "sentiment": [r["sentiment"] for r in rows],
+        "frustrated": [str(bool(r["frustrated"])) for r in rows],
+        "human_request": [str(bool(r["human_request"])) for r in rows],
+        "high_stakes": [r.get("high_stakes") or "none" for r in rows],
+    }
+    heads = {}
+    for name, y in labels.items():
+        heads[name] = LogisticRegression(C=C, max_iter=3000).fit(X, y)
+    return {"word": word, "char": char, "heads": heads, "thresholds": {}, "version": 1}

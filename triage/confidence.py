@@ -1,0 +1,141 @@
+"""Calibrated answer confidence.
+
+Features describe how well retrieval and the chosen sentences cover the question; a logistic
+regression (Platt scaling) maps them to the probability that the reply is right, optionally followed
+by isotonic regression. The fitted parameters are plain JSON: shipped in the package
+(``triage/data/confidence.json``) and refitted with ``triage train confidence`` into the data dir.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+FEATURES = (
+    "top_score", "top_dense", "top_lexical", "margin", "coverage", "best_sentence", "known_ratio",
+    "n_terms", "top2_same_source",
+)
+DEFAULT_THRESHOLD = 0.5
+
+
+def shipped_path() -> Path:
+    return Path(str(resources.files("triage") / "data" / "confidence.json"))
+
+
+@dataclass
+class ConfidenceModel:
+    mean: list[float] = field(default_factory=lambda: [0.0] * len(FEATURES))
+    scale: list[float] = field(default_factory=lambda: [1.0] * len(FEATURES))
+    coef: list[float] = field(default_factory=lambda: [3.0, 4.0, 1.0, 2.0, 3.0, 1.0, 2.0, 0.0, 0.0])
+    intercept: float = -4.5
+    threshold: float = DEFAULT_THRESHOLD
+    isotonic_x: list[float] = field(default_factory=list)
+    isotonic_y: list[float] = field(default_factory=list)
+    report: dict = field(default_factory=dict)
+
+    # -- features ---------------------------------------------------------------------------
+    @staticmethod
+    def features(question: str, hits: list, selection, q_terms: dict[str, float]) -> dict[str, float]:
+        n_terms = len(q_terms)
+        known = sum(1 for w in q_terms.values() if w > 0)
+        top = hits[0] if hits else None
+        second = hits[1] if len(hits) > 1 else None
+        return {
+            "top_score": top.score if top else 0.0,
+            "top_dense": top.dense if top else 0.0,
+            "top_lexical": top.lexical if top else 0.0,
+            "margin": (top.score - second.score) if top and second else (top.score if top else 0.0),
+            "coverage": selection.coverage,
+            "best_sentence": max(0.0, selection.best_sentence_score),
+            "known_ratio": known / n_terms if n_terms else 0.0,
+            "n_terms": math.log1p(n_terms),
+            "top2_same_source": 1.0 if top and second and top.source == second.source else 0.0,
+        }
+
+    # -- prediction ---------------------------------------------------------------------------
+    def raw(self, feats: dict[str, float]) -> float:
+        z = self.intercept
+        for name, m, s, c in zip(FEATURES, self.mean, self.scale, self.coef):
+            z += c * (feats.get(name, 0.0) - m) / (s or 1.0)
+        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def predict(self, feats: dict[str, float]) -> float:
+        p = self.raw(feats)
+        if self.isotonic_x:
+            p = _interp(p, self.isotonic_x, self.isotonic_y)
+        return max(0.0, min(1.0, p))
+
+    # -- persistence --------------------------------------------------------------------------
+    def to_json(self) -> str:
+        return json.dumps({"features": list(FEATURES), "mean": self.mean, "scale": self.scale, "coef": self.coef,
+                           "intercept": self.intercept, "threshold": self.threshold,
+                           "isotonic_x": self.isotonic_x, "isotonic_y": self.isotonic_y, "report": self.report},
+                          indent=2)
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> "ConfidenceModel":
+        p = Path(path) if path else shipped_path()
+        if not p.exists():
+            return cls()
+        data = json.loads(p.read_text(encoding="utf-8"))
+        if data.get("features") != list(FEATURES):
+            return cls()  # fitted for another feature set: fall back to defaults rather than mis-predict
+        return cls(data["mean"], data["scale"], data["coef"], data["intercept"], data["threshold"],
+                   data.get("isotonic_x", []), data.get("isotonic_y", []), data.get("report", {}))
+
+
+def _interp(x: float, xs: list[float], ys: list[float]) -> float:
+    if x <= xs[0]:
+        return ys[0]
+    if x >= xs[-1]:
+        return ys[-1]
+    lo, hi = 0, len(xs) - 1
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if xs[mid] <= x:
+            lo = mid
+        else:
+            hi = mid
+    if xs[hi] == xs[lo]:
+        return ys[hi]
+    t = (x - xs[lo]) / (xs[hi] - xs[lo])
+    return ys[lo] + t * (ys[hi] - ys[lo])
+
+
+def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool], isotonic: bool = False) -> ConfidenceModel:
+    """Fit Platt-style logistic regression on dev rows and choose the abstention threshold.
+
+    The threshold maximises answered-right on in-scope plus abstention on out-of-scope questions
+    (the two things a customer notices), computed on the same dev rows.
+    """
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.array([[r[f] for f in FEATURES] for r in rows], dtype=float)
+    y = np.array(correct, dtype=int)
+    mean, scale = X.mean(axis=0), X.std(axis=0)
+    scale[scale == 0] = 1.0
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit((X - mean) / scale, y)
+    model = ConfidenceModel(mean.tolist(), scale.tolist(), lr.coef_[0].tolist(), float(lr.intercept_[0]))
+    if isotonic:
+        from sklearn.isotonic import IsotonicRegression
+
+        raw = np.array([model.raw(r) for r in rows])
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
+        model.isotonic_x = [float(v) for v in iso.X_thresholds_]
+        model.isotonic_y = [float(v) for v in iso.y_thresholds_]
+    probs = [model.predict(r) for r in rows]
+    best = (-1.0, DEFAULT_THRESHOLD)
+    n_in = sum(in_scope) or 1
+    n_out = (len(in_scope) - sum(in_scope)) or 1
+    for t in sorted(set(round(p, 3) for p in probs) | {0.3, 0.4, 0.5, 0.6}):
+        right = sum(1 for p, c, s in zip(probs, correct, in_scope) if s and c and p >= t) / n_in
+        abstained = sum(1 for p, s in zip(probs, in_scope) if not s and p < t) / n_out
+        score = right + abstained - 0.5 * abs(right - abstained)
+        if score > best[0]:
+            best = (score, t)
+    model.threshold = float(best[1])
+    return model

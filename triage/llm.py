@@ -1,0 +1,55 @@
+"""Chat models: the ``ChatModel`` protocol and its OpenAI-compatible implementation (LangChain)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from triage.errors import LLMError
+
+
+class ChatModel(Protocol):
+    model_id: str
+
+    def complete(self, messages: list[dict], max_tokens: int = 400) -> str: ...
+
+    def stream(self, messages: list[dict], max_tokens: int = 400) -> Iterator[str]: ...
+
+
+def _lc_messages(messages: list[dict]):
+    from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+
+    kinds = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+    return [kinds[m["role"]](content=m["content"]) for m in messages]
+
+
+class OpenAIChatModel:
+    """Any OpenAI-compatible chat endpoint (OpenAI, vLLM, Ollama, llama.cpp server) via ChatOpenAI."""
+
+    def __init__(self, model: str, base_url: str | None = None, api_key: str | None = None, timeout: float = 20.0,
+                 temperature: float = 0.0):
+        from langchain_openai import ChatOpenAI
+
+        self.model_id = model
+        self.llm = ChatOpenAI(model=model, base_url=base_url, api_key=api_key or "not-needed", timeout=timeout,
+                              max_retries=1, temperature=temperature)
+
+    def complete(self, messages: list[dict], max_tokens: int = 400) -> str:
+        try:
+            msg = self.llm.bind(max_tokens=max_tokens).invoke(_lc_messages(messages))
+        except Exception as exc:  # network, timeout, HTTP status, malformed body: all the same to callers
+            raise LLMError(f"LLM call failed ({type(exc).__name__}: {str(exc)[:200]})") from exc
+        content = msg.content if isinstance(msg.content, str) else "".join(
+            part.get("text", "") for part in msg.content if isinstance(part, dict))
+        refusal = (msg.additional_kwargs or {}).get("refusal")
+        if refusal:
+            raise LLMError(f"LLM refused: {refusal[:200]}")
+        return content
+
+    def stream(self, messages: list[dict], max_tokens: int = 400) -> Iterator[str]:
+        try:
+            for chunk in self.llm.bind(max_tokens=max_tokens).stream(_lc_messages(messages)):
+                if isinstance(chunk.content, str) and chunk.content:
+                    yield chunk.content
+        except Exception as exc:
+            raise LLMError(f"LLM stream failed ({type(exc).__name__}: {str(exc)[:200]})") from exc

@@ -1,0 +1,144 @@
+"""LLM answers: context packed to a token budget, cited, checked sentence by sentence.
+
+The extractive answerer runs first and decides abstention from retrieval confidence, so a weak
+model can never make the assistant answer something the documents do not cover. The LLM then
+phrases the answer from whole chunks, most relevant first; every sentence it writes must be
+supported by the chunks it cites (see :mod:`triage.grounding`) or it is dropped, and when too
+much is dropped, the model errs, times out or refuses, the extractive answer is used.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import prompts
+from knowledge.tokens import count_tokens
+from triage.answers import Answer, Citation, ExtractiveAnswerer, split_sentences
+from triage.errors import LLMError
+from triage.grounding import strip_markers, support
+
+STORE_NAME = "our store"
+_SENTENCE_END = re.compile(r"([.!?])(\s*(?:\[\d+\])*)\s+(?=\S)")
+
+
+def pack_context(hits: list, budget_tokens: int) -> list:
+    """Whole chunks, most relevant first, while they fit the token budget (at least one)."""
+    packed, used = [], 0
+    for h in hits:
+        cost = count_tokens(h.text) + 12
+        if packed and used + cost > budget_tokens:
+            break
+        packed.append(h)
+        used += cost
+    return packed
+
+
+class LLMAnswerer:
+    def __init__(self, extractive: ExtractiveAnswerer, chat_model, max_context_tokens: int = 1800,
+                 store_name: str = STORE_NAME):
+        self.extractive = extractive
+        self.chat = chat_model
+        self.max_context_tokens = max_context_tokens
+        self.store_name = store_name
+        self.system = prompts.load("answer.system")
+        self.user = prompts.load("answer.user")
+
+    @property
+    def threshold(self) -> float:
+        return self.extractive.threshold
+
+    def _messages(self, question: str, context: list) -> list[dict]:
+        blocks = "\n\n".join(f"[{i}] {h.title}{' - ' + h.section if h.section else ''}\n{h.text}"
+                             for i, h in enumerate(context, 1))
+        return [{"role": "system", "content": self.system.render(store_name=self.store_name)},
+                {"role": "user", "content": self.user.render(context=blocks, question=question)}]
+
+    def answer(self, question: str, hits: list | None = None) -> Answer:
+        hits = self.extractive.searcher.search(question, self.extractive.k) if hits is None else hits
+        base = self.extractive.answer(question, hits)
+        if base.abstained:
+            return base
+        context = pack_context(hits, self.max_context_tokens)
+        try:
+            raw = self.chat.complete(self._messages(question, context))
+        except LLMError as exc:
+            return _fallback(base, str(exc))
+        return self.check(raw, context, base)
+
+    def check(self, raw: str, context: list, base: Answer) -> Answer:
+        """Keep only supported, cited sentences; fall back to ``base`` when too little survives."""
+        raw = (raw or "").strip()
+        if not raw or "NO_ANSWER" in raw:
+            return _fallback(base, "model gave no answer")
+        sentences = [s for s in split_sentences(raw) if s.strip()]
+        kept: list[tuple[str, list[int]]] = []
+        for sent in sentences:
+            text, cited = strip_markers(sent)
+            cited = [n for n in cited if 1 <= n <= len(context)]
+            if not text:
+                continue
+            candidates = [context[n - 1].text for n in cited] if cited else [h.text for h in context]
+            ok, _ = support(text, candidates)
+            if not ok:
+                continue
+            if not cited:  # uncited but supported: cite the best supporting chunk
+                scores = [support(text, [h.text])[1] for h in context]
+                cited = [scores.index(max(scores)) + 1]
+            kept.append((text, cited))
+        if not kept or len(kept) < len(sentences) * 2 / 3:
+            return _fallback(base, f"{len(sentences) - len(kept)} of {len(sentences)} sentences unsupported")
+        return _renumber(kept, context, base)
+
+    def stream(self, question: str) -> Iterator[str]:
+        """Verified streaming: text is released sentence by sentence, each checked before it is sent.
+
+        Falls back to the extractive answer (sent whole) when the model fails before anything was
+        released; after that, unsupported sentences are simply not sent.
+        """
+        hits = self.extractive.searcher.search(question, self.extractive.k)
+        base = self.extractive.answer(question, hits)
+        if base.abstained:
+            yield base.text
+            return
+        context = pack_context(hits, self.max_context_tokens)
+        buf, released = "", 0
+        try:
+            for token in self.chat.stream(self._messages(question, context)):
+                buf += token
+                while (m := _SENTENCE_END.search(buf)):
+                    sent, buf = buf[: m.end(2)], buf[m.end():]
+                    if self._supported(sent, context):
+                        yield ("" if not released else " ") + sent.strip()
+                        released += 1
+            if buf.strip() and "NO_ANSWER" not in buf and self._supported(buf, context):
+                yield ("" if not released else " ") + buf.strip()
+                released += 1
+        except LLMError:
+            pass
+        if not released:
+            yield base.text
+
+    def _supported(self, sentence: str, context: list) -> bool:
+        text, cited = strip_markers(sentence)
+        cited = [n for n in cited if 1 <= n <= len(context)]
+        if not text or "NO_ANSWER" in text:
+            return False
+        return support(text, [context[n - 1].text for n in cited] if cited else [h.text for h in context])[0]
+
+
+def _fallback(base: Answer, note: str) -> Answer:
+    base.mode = "fallback"
+    base.note = note
+    return base
+
+
+def _renumber(kept: list[tuple[str, list[int]]], context: list, base: Answer) -> Answer:
+    """Citations best (retrieval rank) first, numbered by that order."""
+    used = sorted({n for _, ns in kept for n in ns})
+    new = {old: i for i, old in enumerate(used, 1)}
+    text = " ".join(f"{s} " + "".join(f"[{new[n]}]" for n in ns) for s, ns in kept)
+    citations = [Citation(new[n], context[n - 1].source, context[n - 1].chunk_id, context[n - 1].title,
+                          context[n - 1].section) for n in used]
+    return Answer(text, citations, base.confidence, False, mode="llm",
+                  sentences=[(s, [new[n] for n in ns]) for s, ns in kept], features=base.features)
