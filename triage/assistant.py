@@ -1,0 +1,256 @@
+"""One chat turn, top to bottom: state check -> classify -> order lookup / answer -> decide -> hand off.
+
+:meth:`Assistant.handle` is the whole pipeline; every step is a call into its own module. The
+agent-side moves (take over, reply, resolve) are here too, so the state machine has one owner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from triage.conversation import Conversation, ConversationStore, EventBus, InProcessEventBus, Ticket, new_id
+from triage.orders import OrderSource, extract_details, lookup
+from triage.policy import Decision, EscalationPolicy, TurnFacts
+from triage.redact import redact
+from triage.state import BOT_SPEAKS, State
+from triage.summary import HandoffSummary, Turn, build_summary
+
+BUTTON = "/human"
+PROBLEM_INTENTS = {"damaged_or_wrong_item", "complaint", "refund", "payment_or_billing_issue", "cancel_or_change_order"}
+NO_STRIKE_INTENTS = {"greeting_or_thanks", "other", "human_request"}
+
+
+@dataclass
+class TurnResult:
+    conversation_id: str
+    reply: str | None  # None: the bot stays silent (a person has the chat)
+    state: State
+    decision: Decision | None = None
+    classification: object = None
+    answer: object = None
+    summary: HandoffSummary | None = None
+    ticket: Ticket | None = None
+    events: list[dict] = field(default_factory=list)
+
+
+class Assistant:
+    def __init__(self, *, answerer, classifier, policy: EscalationPolicy, hours, orders: OrderSource,
+                 store: ConversationStore, clock, bus: EventBus | None = None, llm_summarizer=None,
+                 log: Callable[[dict], None] | None = None):
+        self.answerer = answerer
+        self.classifier = classifier
+        self.policy = policy
+        self.hours = hours
+        self.orders = orders
+        self.store = store
+        self.clock = clock
+        self.bus = bus or InProcessEventBus()
+        self.llm_summarizer = llm_summarizer
+        self.log = log
+        self.store_info = policy.config.store
+
+    # -- the turn --------------------------------------------------------------------------------
+    def handle(self, conversation_id: str, text: str, *, button: bool = False, customer: dict | None = None) -> TurnResult:
+        now = self.clock.now()
+        text = (text or "").strip() or (BUTTON if button else "")
+        button = button or text == BUTTON
+        conv = self.store.get(conversation_id) or Conversation(conversation_id, now, dict(customer or {}))
+        if customer:
+            conv.customer.update(customer)
+        incoming = conv.add("customer", text, now)
+
+        # 1. a person has the chat: store the message, tell the agent, the bot stays silent
+        if conv.state in (State.QUEUED, State.HUMAN):
+            return self._finish(conv, None, {"type": "customer_message", "text": text, "state": conv.state.value})
+        if conv.state == State.RESOLVED:
+            conv.move(State.BOT)
+
+        # 2. classify (intent, sentiment, frustration, human request, high stakes)
+        vector = self.classifier.embedder.embed_query(text)
+        conv.vectors[len(conv.messages) - 1] = vector
+        cls = self.classifier.classify(text, vector)
+        incoming.meta["classification"] = cls.public()
+
+        # 3. find the order, or answer from the knowledge base
+        details = extract_details(conv.customer_texts())
+        order_total = order_number = None
+        answer, reply, abstained = None, None, False
+        if details.order_numbers:
+            order_number = details.order_numbers[-1]
+            order_total, vip_order = self._order_value(order_number)
+            conv.customer["vip"] = conv.customer.get("vip") or vip_order
+        if button or (cls.intent == "human_request" and cls.human_request):
+            reply = None  # the handoff message below says it all
+        elif cls.intent == "order_status" or conv.pending == "order_details" and (details.order_numbers or details.email or details.zip):
+            result = lookup(self.orders, details)
+            reply = result.reply
+            conv.pending = None if result.status == "verified" else "order_details"
+        elif cls.intent == "greeting_or_thanks":
+            reply = self._greeting(text)
+        elif conv.state == State.TICKET and conv.pending == "email" and details.email:
+            reply = "Thanks, I've added your email to the ticket. Our team will reply there."
+            conv.pending = None
+        else:
+            answer = self.answerer.answer(text)
+            reply, abstained = answer.text, answer.abstained
+        if abstained and cls.intent not in NO_STRIKE_INTENTS:
+            conv.strikes += 1
+
+        # 4. decide: does a person take over, and why
+        facts = TurnFacts(
+            classification=cls, button=button, abstained=abstained and cls.intent not in NO_STRIKE_INTENTS,
+            strikes=conv.strikes, repeated_after_answer=self._repeat_similarity(conv, vector),
+            customer_vip=bool(conv.customer.get("vip")), order_total=order_total, order_number=order_number,
+            has_problem=bool(cls.intent in PROBLEM_INTENTS or cls.sentiment == "negative" or cls.high_stakes or cls.frustrated),
+        )
+        decision = self.policy.decide(facts)
+        conv.decisions.append({"at": now.isoformat(), "message": redact(text), **decision.public(),
+                               **cls.public()})
+        if self.log:
+            self.log({"conversation_id": conv.id, "at": now.isoformat(), "message": redact(text), **cls.public(),
+                      **decision.public(), "state": conv.state.value})
+
+        # 5. hand off: queue with summary in hours, a ticket out of hours; never twice
+        summary = ticket = None
+        if decision.handoff and conv.state == State.BOT:
+            summary = self.summarize(conv, decision, cls.high_stakes)
+            conv.summary = summary.public()
+            if self.hours.is_open(now):
+                conv.move(State.QUEUED)
+                reply = self._queued_reply(cls, decision)
+            else:
+                conv.move(State.TICKET)
+                ticket = Ticket(new_id("T"), conv.id, now, details.email, summary.public(), decision.priority)
+                self.store.create_ticket(ticket)
+                conv.ticket_id = ticket.id
+                reply = self._offline_reply(details.email, now)
+                conv.pending = None if details.email else "email"
+        elif decision.handoff and conv.state == State.TICKET and conv.ticket_id:
+            t = self.store.get_ticket(conv.ticket_id)
+            if t:
+                t.notes.append(redact(text))
+            reply = (reply + " " if reply and not abstained else "") + "I've added this to your ticket for our team."
+
+        event = {"type": "bot_reply", "text": reply, "state": conv.state.value, "decision": decision.public(),
+                 "classification": cls.public()}
+        if summary:
+            event = {**event, "type": "handoff", "summary": summary.public(),
+                     "ticket_id": ticket.id if ticket else None}
+        meta = {"decision": decision.public(), "classification": cls.public()}
+        if answer is not None:
+            meta.update(citations=[c.public() for c in answer.citations], abstained=answer.abstained,
+                        confidence=answer.confidence)
+        conv.add("bot", reply or "", now, **meta)
+        result = self._finish(conv, reply, event)
+        result.decision, result.classification, result.answer = decision, cls, answer
+        result.summary, result.ticket = summary, ticket
+        return result
+
+    def _finish(self, conv: Conversation, reply: str | None, event: dict) -> TurnResult:
+        self.store.save(conv)
+        event = {"conversation_id": conv.id, **event}
+        self.bus.publish(event)
+        return TurnResult(conv.id, reply, conv.state, events=[event])
+
+    # -- agent side ------------------------------------------------------------------------------
+    def take_over(self, conversation_id: str, agent: str) -> Conversation:
+        conv = self._get(conversation_id)
+        conv.move(State.HUMAN)
+        conv.agent = agent
+        conv.add("system", f"{agent} joined the chat", self.clock.now())
+        self._finish(conv, None, {"type": "agent_joined", "agent": agent, "state": conv.state.value})
+        return conv
+
+    def agent_reply(self, conversation_id: str, agent: str, text: str) -> Conversation:
+        conv = self._get(conversation_id)
+        if conv.state != State.HUMAN:
+            from triage.errors import IllegalTransitionError
+
+            raise IllegalTransitionError(f"take over conversation {conversation_id} before replying (state: {conv.state.value})")
+        conv.add("agent", text, self.clock.now(), agent=agent)
+        self._finish(conv, text, {"type": "agent_reply", "agent": agent, "text": text, "state": conv.state.value})
+        return conv
+
+    def resolve(self, conversation_id: str) -> Conversation:
+        conv = self._get(conversation_id)
+        conv.move(State.RESOLVED)
+        conv.strikes = 0
+        conv.pending = None
+        self._finish(conv, None, {"type": "resolved", "state": conv.state.value})
+        return conv
+
+    def _get(self, conversation_id: str) -> Conversation:
+        conv = self.store.get(conversation_id)
+        if conv is None:
+            from triage.errors import InvalidInputError
+
+            raise InvalidInputError(f"no conversation {conversation_id}")
+        return conv
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def summarize(self, conv: Conversation, decision: Decision, high_stakes: str | None) -> HandoffSummary:
+        turns = conversation_turns(conv)
+        summary = build_summary(turns, [r.public() for r in decision.reasons], decision.priority, high_stakes)
+        if self.llm_summarizer is not None:
+            summary.paragraph = self.llm_summarizer.paragraph(turns, summary)
+        return summary
+
+    def _order_value(self, order_number: str) -> tuple[float | None, bool]:
+        """The order's value and VIP flag, for the policy only (never shown before verification)."""
+        try:
+            order = self.orders.get(order_number)
+        except Exception:
+            return None, False
+        return (order.total, order.vip) if order else (None, False)
+
+    def _repeat_similarity(self, conv: Conversation, vector) -> float | None:
+        """Similarity to an earlier customer message that the bot answered (not abstained)."""
+        best = None
+        msgs = conv.messages
+        for i, m in enumerate(msgs[:-1]):
+            if m.speaker != "customer" or i not in conv.vectors or i + 1 >= len(msgs) - 1:
+                continue
+            bot = msgs[i + 1]
+            if bot.speaker != "bot" or bot.meta.get("abstained", True) or not bot.meta.get("citations"):
+                continue
+            sim = float(np.dot(conv.vectors[i], vector))
+            best = sim if best is None else max(best, sim)
+        return best
+
+    def _greeting(self, text: str) -> str:
+        name = self.store_info.get("assistant_name", "the store assistant")
+        if any(w in text.lower() for w in ("thank", "thx", "ty", "cheers", "appreciate", "great", "perfect", "awesome")):
+            return "You're welcome! Anything else I can help with?"
+        if any(w in text.lower() for w in ("bye", "goodbye", "see ya", "later")):
+            return "Bye for now, and thanks for shopping with us!"
+        return (f"Hi! I'm {name}. I can help with orders, shipping, returns, refunds, sizing and payments, "
+                "or connect you with a person any time.")
+
+    def _queued_reply(self, cls, decision: Decision) -> str:
+        sorry = "I'm sorry about this. " if cls.sentiment == "negative" or cls.frustrated or cls.high_stakes else ""
+        return (f"{sorry}I'm connecting you with a member of our team now. They'll see our whole conversation, "
+                "so you won't need to repeat yourself.")
+
+    def _offline_reply(self, email: str | None, now) -> str:
+        when = self.hours.describe_next_opening(now)
+        base = (f"Our team is offline right now, so I've created a support ticket with our conversation. "
+                f"Agents are back online at {when}.")
+        if email:
+            return base + " We'll reply to the email address you gave us."
+        return base + " What's the best email address to reach you?"
+
+
+def conversation_turns(conv: Conversation) -> list[Turn]:
+    turns = []
+    for m in conv.messages:
+        if m.speaker == "system" or (m.speaker == "bot" and not m.text):
+            continue
+        cls = (m.meta.get("classification") or {}) if m.speaker == "customer" else {}
+        turns.append(Turn(m.speaker, m.text, intent=cls.get("intent"),
+                          sentiment=(cls.get("sentiment") or {}).get("label"),
+                          citations=sorted({c["title"] for c in m.meta.get("citations", [])}),
+                          abstained=bool(m.meta.get("abstained"))))
+    return turns
