@@ -243,28 +243,6 @@ def train_confidence(
 # --- triage -----------------------------------------------------------------------------------
 
 
-def _first_message_facts(c, cls, text: str):
-    """Policy facts for a message judged as the first one of a new chat, in live-chat hours."""
-    from triage.assistant import PROBLEM_INTENTS
-    from triage.orders import extract_details
-    from triage.policy import TurnFacts
-
-    total = number = None
-    vip = False
-    orders = extract_details([text]).order_numbers
-    if orders:
-        number = orders[-1]
-        try:
-            order = c.orders.get(number)
-        except Exception:
-            order = None
-        if order:
-            total, vip = order.total, order.vip
-    return TurnFacts(classification=cls, customer_vip=vip, order_total=total, order_number=number,
-                     has_problem=bool(cls.intent in PROBLEM_INTENTS or cls.sentiment == "negative" or cls.high_stakes
-                                      or cls.frustrated))
-
-
 @app.command()
 def classify(
     batch: Annotated[Path, typer.Option("--batch", help='JSONL file of {"id", "message"}; "-" for stdin.')],
@@ -277,8 +255,10 @@ def classify(
         results = []
         for start in range(0, len(texts), 256):  # the model loads once; messages embed in batches
             results.extend(c.classifier.classify_many(texts[start:start + 256]))
+        from triage.assistant import first_message_facts
+
         for row, text, cls in zip(rows, texts, results):
-            decision = c.policy.decide(_first_message_facts(c, cls, text))
+            decision = c.policy.decide(first_message_facts(cls, text, c.orders))
             emit({"id": row["id"], **cls.public(), "handoff": decision.handoff,
                   "reasons": [r.public() for r in decision.reasons], "priority": decision.priority})
 
@@ -289,54 +269,13 @@ def summarize(
 ) -> None:
     """Write handoff summaries for transcripts."""
     with handled():
+        from triage.summary import LLMSummarizer, summarize_transcript
+
         c = container()
+        llm = LLMSummarizer(c.chat_model) if c.settings.llm_enabled else None
         for n, row in read_jsonl(batch, ("id", "turns")):
-            emit({"id": row["id"], **summarize_transcript(c, row["turns"], f"{batch} line {n}").public()})
-
-
-def summarize_transcript(c, raw_turns, where: str):
-    from triage.summary import Turn, build_summary
-
-    if not isinstance(raw_turns, list) or not raw_turns:
-        raise BatchInputError(f"{where}: turns must be a non-empty list")
-    turns = []
-    for i, t in enumerate(raw_turns):
-        if not isinstance(t, dict) or t.get("speaker") not in ("customer", "agent", "bot") or not isinstance(t.get("text"), str):
-            raise BatchInputError(f'{where}: turn {i} needs "speaker" (customer|agent|bot) and "text"')
-        turns.append(Turn(t["speaker"], t["text"]))
-    customer = [t for t in turns if t.speaker == "customer"]
-    if customer:
-        for t, cls in zip(customer, c.classifier.classify_many([t.text for t in customer])):
-            t.intent, t.sentiment, t.sentiment_score = cls.intent, cls.sentiment, cls.sentiment_score
-            t.cls = cls
-    reasons, priority, stakes = [], "low", None
-    order = {p: i for i, p in enumerate(("low", "normal", "high", "urgent"))}
-    seen = set()
-    for t in customer:
-        d = c.policy.decide(_first_message_facts(c, t.cls, t.text))
-        for r in d.reasons:
-            if r.code not in seen:
-                seen.add(r.code)
-                reasons.append(r.public())
-        priority = max(priority, d.priority, key=order.get)
-        stakes = stakes or t.cls.high_stakes
-    abstentions = sum(1 for t in turns if t.speaker == "bot" and _looks_like_abstention(t.text))
-    for t in turns:
-        t.abstained = t.speaker == "bot" and _looks_like_abstention(t.text)
-    if abstentions >= c.policy.rules.strikes and "three_strikes" not in seen:
-        reasons.append({"code": "three_strikes", "detail": f"the bot could not answer {abstentions} times"})
-        priority = max(priority, "normal", key=order.get)
-    summary = build_summary(turns, reasons, priority, stakes)
-    if c.settings.llm_enabled:
-        from triage.summary import LLMSummarizer
-
-        summary.paragraph = LLMSummarizer(c.chat_model).paragraph(turns, summary)
-    return summary
-
-
-def _looks_like_abstention(text: str) -> bool:
-    t = text.lower()
-    return any(p in t for p in ("not sure", "i don't know", "i can't help with", "rather not guess", "not able to"))
+            summary = summarize_transcript(row["turns"], c.classifier, c.policy, c.orders, llm, where=f"{batch} line {n}")
+            emit({"id": row["id"], **summary.public()})
 
 
 @app.command()
@@ -547,6 +486,17 @@ def _wire_eval_context(c, ctx, names: list[str], llm_judge: bool) -> None:
         ctx.searcher = c.searcher
         ctx.answerer = c.answerer
         ctx.extra["embedder"] = c.embedder
+    if {"triage", "summaries"} & set(names):
+        ctx.classifier, ctx.policy = c.classifier, c.policy
+        ctx.extra["orders"] = c.orders
+        if c.settings.llm_enabled:
+            from triage.summary import LLMSummarizer
+
+            ctx.summarizer = LLMSummarizer(c.chat_model)
+    if "triage" in names:
+        c.ensure_sample_store()
+        c.ensure_sample_orders()
+        ctx.conversation_factory = lambda clock, store: c.assistant(clock=clock, store=store, log_decisions=False)
 
 
 def _print_metrics(record: dict) -> None:

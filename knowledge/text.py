@@ -64,33 +64,67 @@ def analyze(text: str) -> list[str]:
     return [stem(t) for t in tokenize(text) if t not in STOPWORDS]
 
 
-def _edits1(word: str) -> set[str]:
-    letters = "abcdefghijklmnopqrstuvwxyz"
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    deletes = {a + b[1:] for a, b in splits if b}
-    transposes = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-    replaces = {a + c + b[1:] for a, b in splits if b for c in letters}
-    inserts = {a + c + b for a, b in splits for c in letters}
-    return deletes | transposes | replaces | inserts
+def _deletes(word: str, depth: int) -> set[str]:
+    out, frontier = {word}, {word}
+    for _ in range(depth):
+        frontier = {w[:i] + w[i + 1:] for w in frontier for i in range(len(w))}
+        out |= frontier
+    return out
+
+
+def damerau(a: str, b: str) -> int:
+    """Optimal string alignment distance (edits incl. adjacent transpositions)."""
+    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
+    for i in range(len(a) + 1):
+        d[i][0] = i
+    for j in range(len(b) + 1):
+        d[0][j] = j
+    for i in range(1, len(a) + 1):
+        for j in range(1, len(b) + 1):
+            cost = 0 if a[i - 1] == b[j - 1] else 1
+            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
+            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
+    return d[-1][-1]
 
 
 class QueryNormalizer:
-    """Expands slang and repairs typos against the indexed corpus' own vocabulary."""
+    """Expands slang and repairs typos against the indexed corpus' own vocabulary.
+
+    Candidates come from a SymSpell-style index of deletions (up to two per word), so a lookup
+    costs a few dictionary probes instead of enumerating every two-edit string.
+    """
 
     def __init__(self, corpus_counts: Counter, known_words: frozenset[str] = frozenset()):
         self.counts = corpus_counts
         self.known = known_words
+        self._deletes: dict[str, set[str]] = {}
+        for w in corpus_counts:
+            if len(w) >= 3 and w.isalpha():
+                for d in _deletes(w, 2 if len(w) >= 6 else 1):
+                    self._deletes.setdefault(d, set()).add(w)
+        self._cache: dict[str, str] = {}
 
     def correct(self, word: str) -> str:
-        if word in self.counts or word in self.known or len(word) < 4 or word.isdigit():
+        if word in self.counts or word in self.known or len(word) < 4 or not word.isalpha():
             return word
-        e1 = _edits1(word)
-        cands = [w for w in e1 if w in self.counts]
-        if not cands and len(word) >= 6:
-            cands = [w2 for w1 in e1 for w2 in _edits1(w1) if w2 in self.counts]
-        if not cands:
-            return word
-        return max(cands, key=lambda w: (self.counts[w], w))
+        hit = self._cache.get(word)
+        if hit is not None:
+            return hit
+        max_dist = 2 if len(word) >= 6 else 1
+        cands: set[str] = set()
+        for d in _deletes(word, max_dist):
+            cands |= self._deletes.get(d, set())
+        scored = [(damerau(word, c), c) for c in cands]
+        scored = [(dist, c) for dist, c in scored if dist <= max_dist]
+        if scored:
+            best = min(dist for dist, _ in scored)
+            fixed = max((c for dist, c in scored if dist == best), key=lambda c: (self.counts[c], c))
+        else:
+            fixed = word
+        if len(self._cache) < 50000:
+            self._cache[word] = fixed
+        return fixed
 
     def normalize_tokens(self, text: str) -> list[str]:
         out: list[str] = []

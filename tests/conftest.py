@@ -128,3 +128,49 @@ def extractive(searcher, confidence_model):
     from triage.answers import ExtractiveAnswerer
 
     return ExtractiveAnswerer(searcher, confidence_model)
+
+
+@pytest.fixture(scope="session")
+def classifier(embedder):
+    from triage.classifier import MessageClassifier
+
+    return MessageClassifier(embedder)
+
+
+@pytest.fixture(scope="session")
+def policy_config():
+    from triage.policy import PolicyConfig
+
+    return PolicyConfig.load()
+
+
+@pytest.fixture
+def orders(tmp_path):
+    from triage.orders import SqliteOrderSource
+
+    source = SqliteOrderSource(tmp_path / "orders.sqlite")
+    source.import_csv(REPO / "triage" / "data" / "sample_orders.csv")
+    return source
+
+
+@pytest.fixture
+def make_assistant(extractive, classifier, policy_config, orders):
+    """An Assistant on the demo store at a fixed time (ET)."""
+    from datetime import datetime
+
+    from triage.assistant import Assistant
+    from triage.clock import FixedClock
+    from triage.conversation import InMemoryConversationStore
+    from triage.hours import LiveChatHours
+    from triage.policy import EscalationPolicy
+
+    def make(at: str = "2026-11-24T10:00:00-05:00", order_source=None):
+        clock = FixedClock(datetime.fromisoformat(at))
+        log: list[dict] = []
+        assistant = Assistant(answerer=extractive, classifier=classifier, policy=EscalationPolicy(policy_config),
+                              hours=LiveChatHours(policy_config.hours), orders=order_source or orders,
+                              store=InMemoryConversationStore(), clock=clock, log=log.append)
+        assistant.decision_log = log
+        return assistant
+
+    return make

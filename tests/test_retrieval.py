@@ -12,7 +12,7 @@ from knowledge.retriever import HybridRetriever
     [
         ("how long do i have to retrun a jacket", ("returns-policy.md", "faq.json")),
         ("do u ship to canada and how much", ("shipping-international.html", "faq.json")),
-        ("my boots came with the sole ripped off", ("damaged-or-wrong-items.md", "warranty.pdf")),
+        ("my boots arrived damaged, the sole is ripped off", ("damaged-or-wrong-items.md", "faq.json")),
         ("can i pay in 4 with klarna", ("payments-and-billing.md", "faq.json")),
         ("i forgot my pasword", ("accounts.txt", "faq.json")),
         ("when is live chat open", ("contact-and-hours.md", "faq.json")),

@@ -124,7 +124,9 @@ class ExtractiveAnswerer:
 
     def question_terms(self, question: str) -> dict[str, float]:
         lex = self.lexical
-        terms = lex.normalizer.analyze_query(question) if lex else content_terms(question)
+        # "how long", "how much", "how many" frame the question; they are not its topic
+        framed = re.sub(r"(?i)\bhow\s+(long|much|many|soon|far|often)\b", " ", question)
+        terms = lex.normalizer.analyze_query(framed) if lex else content_terms(framed)
         weights: dict[str, float] = {}
         for t in terms:
             weights[t] = lex.idf(t) if lex and lex.known(t) else 0.0
@@ -158,15 +160,15 @@ class ExtractiveAnswerer:
         top = hits[0].score if hits else 0.0
         scored: list[tuple[float, int, int, str, set[str]]] = []
         for hi, hit in enumerate(hits[:3]):
-            if hi > 0 and hit.score < top - 0.08:
-                break
+            if hi > 0 and hit.score < top - 0.03:
+                break  # retrieval ranked this chunk lower for a reason; only near-ties compete
             for si, sent in enumerate(split_sentences(hit.text)):
                 if sent.rstrip().endswith("?") or sent[0].islower() or looks_like_instruction(sent):
                     continue  # FAQ questions, fragments cut by chunk overlap and injected orders are not answers
                 terms = set(content_terms(sent))
                 overlap = sum(w for t, w in q.items() if t in terms) / total
                 # earlier hits and earlier sentences win ties; very short fragments lose
-                score = overlap - 0.06 * hi - 0.01 * si - (0.15 if len(sent.split()) < 4 else 0.0)
+                score = overlap - 0.1 * hi - 0.01 * si - (0.15 if len(sent.split()) < 4 else 0.0)
                 scored.append((score, hi, si, sent, terms))
         if not scored:
             return Selection([], 0.0, 0.0)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from triage.classifier import is_reask
 from triage.conversation import Conversation, ConversationStore, EventBus, InProcessEventBus, Ticket, new_id
 from triage.orders import OrderSource, extract_details, lookup
 from triage.policy import Decision, EscalationPolicy, TurnFacts
@@ -102,9 +103,9 @@ class Assistant:
         # 4. decide: does a person take over, and why
         facts = TurnFacts(
             classification=cls, button=button, abstained=abstained and cls.intent not in NO_STRIKE_INTENTS,
-            strikes=conv.strikes, repeated_after_answer=self._repeat_similarity(conv, vector),
+            strikes=conv.strikes, repeated_after_answer=self._repeat_similarity(conv, vector), reask=is_reask(text),
             customer_vip=bool(conv.customer.get("vip")), order_total=order_total, order_number=order_number,
-            has_problem=bool(cls.intent in PROBLEM_INTENTS or cls.sentiment == "negative" or cls.high_stakes or cls.frustrated),
+            has_problem=has_problem(cls),
         )
         decision = self.policy.decide(facts)
         conv.decisions.append({"at": now.isoformat(), "message": redact(text), **decision.public(),
@@ -207,18 +208,16 @@ class Assistant:
         return (order.total, order.vip) if order else (None, False)
 
     def _repeat_similarity(self, conv: Conversation, vector) -> float | None:
-        """Similarity to an earlier customer message that the bot answered (not abstained)."""
-        best = None
+        """Similarity to the previous customer message, if the bot answered it from the documents."""
         msgs = conv.messages
-        for i, m in enumerate(msgs[:-1]):
-            if m.speaker != "customer" or i not in conv.vectors or i + 1 >= len(msgs) - 1:
-                continue
-            bot = msgs[i + 1]
-            if bot.speaker != "bot" or bot.meta.get("abstained", True) or not bot.meta.get("citations"):
-                continue
-            sim = float(np.dot(conv.vectors[i], vector))
-            best = sim if best is None else max(best, sim)
-        return best
+        if len(msgs) < 3:
+            return None
+        prev, bot = msgs[-3], msgs[-2]
+        if prev.speaker != "customer" or bot.speaker != "bot" or len(msgs) - 3 not in conv.vectors:
+            return None
+        if bot.meta.get("abstained", True) or not bot.meta.get("citations"):
+            return None
+        return float(np.dot(conv.vectors[len(msgs) - 3], vector))
 
     def _greeting(self, text: str) -> str:
         name = self.store_info.get("assistant_name", "the store assistant")
@@ -241,6 +240,28 @@ class Assistant:
         if email:
             return base + " We'll reply to the email address you gave us."
         return base + " What's the best email address to reach you?"
+
+
+def has_problem(cls) -> bool:
+    """A real problem, not a plain question: what makes a VIP or a large order worth a person."""
+    return bool(cls.intent in PROBLEM_INTENTS or cls.sentiment == "negative" or cls.high_stakes or cls.frustrated)
+
+
+def first_message_facts(cls, text: str, orders: OrderSource | None = None) -> TurnFacts:
+    """Policy facts for a message judged as the first one of a new chat (no history)."""
+    total = number = None
+    vip = False
+    found = extract_details([text]).order_numbers
+    if found and orders is not None:
+        number = found[-1]
+        try:
+            order = orders.get(number)
+        except Exception:
+            order = None
+        if order:
+            total, vip = order.total, order.vip
+    return TurnFacts(classification=cls, customer_vip=vip, order_total=total, order_number=number,
+                     has_problem=has_problem(cls))
 
 
 def conversation_turns(conv: Conversation) -> list[Turn]:

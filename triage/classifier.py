@@ -56,6 +56,7 @@ HUMAN_REQUEST = re.compile(
     r"|\b(real|live|actual)\s+(person|people|ppl|human|agent|being|support|representative|rep|operator)\b"
     r"|\b(can|could|would|need|want|please|have|get)\b[^.?!]{0,20}\b(someone|somebody|anyone|anybody)\b[^.?!]{0,40}\b("
     r"help|look|check|contact|call|email|review|fix|sort|on this|from your|from billing|from accounts|who can)\w*"
+    r"|\b(talk|speak|chat|speaking|talking)\s+(with|to)\s+(someone|somebody|anyone|anybody)\b"
     r"|\b(call ?back|video call|phone call|escalate)\b"
     r"|\b(anyone|anybody|someone|somebody)\s+(there|here|around|available|online|real|alive)\b"
     r"|\b(call|phone|ring)\s+(me|someone|somebody|you)\b"
@@ -102,6 +103,34 @@ _NOT_HUMAN_REQUEST = re.compile(
     r"(person|agent)\b[^?]*\b(helped|was|were)\b|\bagent who\b", re.I)
 
 
+# Asking again because the answer did not help: "ok but...", "i mean...", "sorry i don't get it".
+REASK = re.compile(
+    r"^\W*(ok(ay)?|k|yeah|yes|right|sure|hmm+|um+|uh+|no|so)?\W*(but|and)\b"
+    r"|\bi mean\b|\bi meant\b|\b(don'?t|dont|do not|didn'?t|didnt)\s+(get|understand|answer)\b"
+    r"|\bnot what i (asked|meant)\b|\byou (didn'?t|did not|dont|don'?t) answer\b|\bor not\b|\bso should i\b"
+    r"|\bthat (doesn'?t|does not|didn'?t) (help|answer)\b|\bstill (don'?t|dont|not) (get|understand|know)\b"
+    r"|\bsimple question\b|\bjust tell me\b|\bstraight answer\b|\byes or no\b|\bactually\b|\bagain\b"
+    r"|\bwhat do you mean\b|\bwhich (one|is it)\b|\bbut (when|what|which|how|can|will|do)\b",
+    re.I,
+)
+
+
+def is_reask(text: str) -> bool:
+    return bool(REASK.search(text))
+
+
+# A report of an actual problem with an item received, or with a charge (not a policy question).
+_DAMAGE = re.compile(
+    r"\b(arrived|came|showed up|received|got|delivered|opened|is|was|are|were|it's|its)\b[^.?!]{0,40}\b(damaged|broken|"
+    r"cracked|torn|ripped|smashed|dented|crushed|shattered|bent|leaking|stained|defective|faulty|snapped|split|"
+    r"missing|wrong)\b|\b(wrong (item|size|colou?r|product|jacket|boots?|order))\b|\b(doesn'?t|does not|won'?t|"
+    r"will not)\s+(work|light|zip|close|inflate|turn on)\b|\bfell apart\b|\bfalling apart\b", re.I)
+_HYPOTHETICAL = re.compile(r"\b(what if|what happens if|if (my|an?|the) \w+ (arrives|is|comes)|in case|policy)\b", re.I)
+_BILLING = re.compile(r"\b(charged|billed|charge|debited|taken)\b[^.?!]{0,30}\b(twice|two times|double|2x|again|"
+                      r"wrong|too much|extra|more than)\b|\b(double|duplicate|unauthori[sz]ed|unknown|unrecogni[sz]ed)\s+"
+                      r"(charge|payment|transaction)s?\b|\bdidn'?t (order|authori[sz]e|buy)\b", re.I)
+
+
 def caps_ratio(text: str) -> float:
     words = [w for w in re.findall(r"[A-Za-z]{3,}", text) if w.upper() not in _ACRONYMS]
     if not words:
@@ -127,6 +156,10 @@ def signals(text: str) -> list[tuple[str, str]]:
         found.append(("negative_words", f"'{m.group(0)}'"))
     if is_human_request_phrase(text):
         found.append(("asks_for_person", "asks for a person"))
+    if (m := _DAMAGE.search(text)) and not _HYPOTHETICAL.search(text):
+        found.append(("damage_report", f"reports a problem with an item ('{m.group(0)}')"))
+    if (m := _BILLING.search(text)):
+        found.append(("billing_report", f"reports a charge problem ('{m.group(0)}')"))
     return found
 
 
@@ -143,7 +176,8 @@ def is_human_request_phrase(text: str) -> bool:
     return False
 
 
-_SIGNAL_CODES = ("shouting", "punctuation", "profanity", "repeated_contact", "threat", "negative_words", "asks_for_person")
+_SIGNAL_CODES = ("shouting", "punctuation", "profanity", "repeated_contact", "threat", "negative_words", "asks_for_person",
+                 "damage_report", "billing_report")
 
 
 def signal_vector(text: str, vader) -> list[float]:
@@ -249,6 +283,11 @@ class MessageClassifier:
             intent = "human_request"
         frustrated = frustration >= thresholds.get("frustrated", 0.5)
         high_stakes = None if stakes == "none" or stakes_p < thresholds.get("high_stakes", 0.5) else stakes
+        codes = {c for c, _ in sig}
+        if high_stakes is None and "damage_report" in codes and intent == "damaged_or_wrong_item":
+            high_stakes, stakes_p = "damaged_item", max(stakes_p if stakes == "damaged_item" else 0.0, 0.5)
+        elif high_stakes is None and "billing_report" in codes and intent in ("payment_or_billing_issue", "refund"):
+            high_stakes, stakes_p = "billing_dispute", 0.5
         reasons = []
         if human:
             reasons.append({"code": "human_request", "detail": "customer asked for a person"

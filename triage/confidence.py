@@ -129,14 +129,15 @@ def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool],
         model.isotonic_x = [float(v) for v in iso.X_thresholds_]
         model.isotonic_y = [float(v) for v in iso.y_thresholds_]
     probs = [model.predict(r) for r in rows]
-    best = (-1.0, DEFAULT_THRESHOLD)
     n_in = sum(in_scope) or 1
     n_out = (len(in_scope) - sum(in_scope)) or 1
-    for t in sorted(set(round(p, 3) for p in probs) | {0.3, 0.4, 0.5, 0.6}):
+    grid = [i / 100 for i in range(1, 96)]
+    scores = []
+    for t in grid:
         right = sum(1 for p, c, s in zip(probs, correct, in_scope) if s and c and p >= t) / n_in
         abstained = sum(1 for p, s in zip(probs, in_scope) if not s and p < t) / n_out
-        score = right + abstained - 0.5 * abs(right - abstained)
-        if score > best[0]:
-            best = (score, t)
-    model.threshold = float(best[1])
+        scores.append(round(right + abstained - 0.5 * abs(right - abstained), 9))
+    best = max(scores)
+    plateau = [t for t, sc in zip(grid, scores) if sc == best]
+    model.threshold = float(plateau[len(plateau) // 2])  # the middle of the best plateau, not its edge
     return model

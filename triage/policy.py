@@ -27,13 +27,15 @@ class EscalationRules:
     human_request: bool = True
     strikes: int = 3
     frustration_threshold: float = 0.5
-    negative_sentiment_below: float = -0.85
+    negative_sentiment_below: float = -0.97
+    negative_sentiment_min_frustration: float = 0.3
     high_stakes: list[str] = field(default_factory=lambda: ["chargeback", "damaged_item", "billing_dispute", "fraud",
                                                             "legal", "formal_complaint"])
     vip: bool = True
     large_order_total: float = 500.0
     repeated_question: bool = True
-    repeat_similarity: float = 0.86
+    repeat_similarity: float = 0.9
+    reask_similarity: float = 0.25
 
 
 @dataclass
@@ -95,7 +97,8 @@ class TurnFacts:
     button: bool = False  # the "talk to a human" button
     abstained: bool = False  # the bot could not answer this message
     strikes: int = 0  # abstentions so far in this conversation, this turn included
-    repeated_after_answer: float | None = None  # similarity to an earlier, answered question
+    repeated_after_answer: float | None = None  # similarity to the last question the bot answered
+    reask: bool = False  # worded as asking again ("ok but...", "i mean...", "i don't get it")
     customer_vip: bool = False
     order_total: float | None = None
     order_number: str | None = None
@@ -118,7 +121,7 @@ class EscalationPolicy:
         if c.frustration >= r.frustration_threshold:
             detail = next((x["detail"] for x in c.reasons if x["code"] == "frustration"), f"frustration {c.frustration:.2f}")
             reasons.append(Reason("frustration", detail))
-        elif c.sentiment_score <= r.negative_sentiment_below:
+        elif c.sentiment_score <= r.negative_sentiment_below and c.frustration >= r.negative_sentiment_min_frustration:
             reasons.append(Reason("frustration", f"very negative sentiment ({c.sentiment_score:.2f})"))
         if c.high_stakes and c.high_stakes in r.high_stakes:
             reasons.append(Reason("high_stakes", c.high_stakes.replace("_", " ")))
@@ -126,9 +129,10 @@ class EscalationPolicy:
                 facts.order_total is not None and facts.order_total >= r.large_order_total)):
             who = "VIP customer" if facts.customer_vip else f"order {facts.order_number or ''} total {facts.order_total:,.2f}".replace("  ", " ")
             reasons.append(Reason("vip_or_large_order", who))
-        if r.repeated_question and facts.repeated_after_answer is not None and facts.repeated_after_answer >= r.repeat_similarity:
-            reasons.append(Reason("repeated_question", f"asked the same thing again after an answer "
-                                                        f"(similarity {facts.repeated_after_answer:.2f})"))
+        sim = facts.repeated_after_answer
+        if r.repeated_question and sim is not None and (sim >= r.repeat_similarity or (facts.reask and sim >= r.reask_similarity)):
+            reasons.append(Reason("repeated_question", f"asked again after the bot's answer (similarity {sim:.2f}"
+                                                        f"{', re-ask wording' if facts.reask else ''})"))
         return Decision(bool(reasons), reasons, self.priority(reasons, c))
 
     def priority(self, reasons: list[Reason], c) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import prompts
 from triage.errors import LLMError
 from triage.orders import ORDER_NUMBER, extract_details
-from triage.redact import mask_email, redact
+from triage.redact import redact
 
 NEXT_STEPS = {
     "damaged_item": "Ask for photos of the item and box if not sent yet, then offer a replacement or full refund "
@@ -123,7 +123,7 @@ def build_summary(turns: list[Turn], reasons: list[dict], priority: str, high_st
         "escalation_reasons": reasons,
         "bot_answered": answered,
         "bot_could_not_answer": len(unanswered),
-        "data_collected": {"email": mask_email(details.email), "zip": details.zip, "order_numbers": orders},
+        "data_collected": {"email": "provided" if details.email else None, "zip": details.zip, "order_numbers": orders},
         "customer_said": quotes,
         "next_step": next_step,
         "priority": priority,
@@ -132,7 +132,8 @@ def build_summary(turns: list[Turn], reasons: list[dict], priority: str, high_st
 
 
 def render_paragraph(f: dict) -> str:
-    parts = [f"[{f['priority'].upper()}] {f['issue']}"]
+    issue = f["issue"].rstrip()
+    parts = [f"[{f['priority'].upper()}] {issue}{'' if issue.endswith(('.', '!', '?')) else '.'}"]
     facts = [f"Intent: {f['intent'].replace('_', ' ')}"]
     if f["order_numbers"]:
         facts.append("order " + ", ".join(f["order_numbers"]))
@@ -177,3 +178,44 @@ class LLMSummarizer:
         if not text or not numbers <= set(re.findall(r"\d+", transcript + " " + extractive.paragraph)):
             return extractive.paragraph
         return redact(text)
+
+
+ABSTENTION_PHRASES = ("not sure", "i don't know", "i can't help with", "rather not guess", "not able to")
+PRIORITY_ORDER = ("low", "normal", "high", "urgent")
+
+
+def summarize_transcript(raw_turns, classifier, policy, orders=None, llm_summarizer=None, where: str = "transcript"):
+    """A summary for a finished transcript ([{speaker, text}]): customer turns are classified and the
+    policy's reasons gathered across them; bot replies that admit not knowing count as strikes."""
+    from triage.assistant import first_message_facts
+    from triage.errors import InvalidInputError
+
+    if not isinstance(raw_turns, list) or not raw_turns:
+        raise InvalidInputError(f"{where}: turns must be a non-empty list")
+    turns = []
+    for i, t in enumerate(raw_turns):
+        if not isinstance(t, dict) or t.get("speaker") not in ("customer", "agent", "bot") or not isinstance(t.get("text"), str):
+            raise InvalidInputError(f'{where}: turn {i} needs "speaker" (customer|agent|bot) and "text"')
+        turns.append(Turn(t["speaker"], t["text"]))
+    customer = [t for t in turns if t.speaker == "customer"]
+    classified = classifier.classify_many([t.text for t in customer]) if customer else []
+    reasons: list[dict] = []
+    priority, stakes = "low", None
+    for t, cls in zip(customer, classified):
+        t.intent, t.sentiment, t.sentiment_score = cls.intent, cls.sentiment, cls.sentiment_score
+        decision = policy.decide(first_message_facts(cls, t.text, orders))
+        for r in decision.reasons:
+            if r.code not in {x["code"] for x in reasons}:
+                reasons.append(r.public())
+        priority = max(priority, decision.priority, key=PRIORITY_ORDER.index)
+        stakes = stakes or cls.high_stakes
+    for t in turns:
+        t.abstained = t.speaker == "bot" and any(p in t.text.lower() for p in ABSTENTION_PHRASES)
+    strikes = sum(t.abstained for t in turns)
+    if strikes >= policy.rules.strikes and "three_strikes" not in {x["code"] for x in reasons}:
+        reasons.append({"code": "three_strikes", "detail": f"the bot could not answer {strikes} times"})
+        priority = max(priority, "normal", key=PRIORITY_ORDER.index)
+    summary = build_summary(turns, reasons, priority, stakes)
+    if llm_summarizer is not None:
+        summary.paragraph = llm_summarizer.paragraph(turns, summary)
+    return summary
