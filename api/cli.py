@@ -21,7 +21,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages are never broken mid-line
 out = Console()
 
 
@@ -481,6 +481,12 @@ def eval_(
 
 
 def _wire_eval_context(c, ctx, names: list[str], llm_judge: bool) -> None:
+    if llm_judge:
+        if not c.settings.llm_enabled:
+            raise BatchInputError("--llm-judge needs an LLM: set OPENAI_API_KEY or TRIAGE_LLM_BASE_URL")
+        from evals.judge import Judge
+
+        ctx.extra["judge"] = Judge(c.chat_model)
     if {"retrieval", "answers", "latency"} & set(names):
         c.ensure_sample_store()
         ctx.searcher = c.searcher
@@ -493,7 +499,8 @@ def _wire_eval_context(c, ctx, names: list[str], llm_judge: bool) -> None:
             from triage.summary import LLMSummarizer
 
             ctx.summarizer = LLMSummarizer(c.chat_model)
-    if "triage" in names:
+    if {"triage", "latency"} & set(names):
+        ctx.classifier, ctx.policy = c.classifier, c.policy
         c.ensure_sample_store()
         c.ensure_sample_orders()
         ctx.conversation_factory = lambda clock, store: c.assistant(clock=clock, store=store, log_decisions=False)

@@ -15,7 +15,7 @@ from evals.suites import EvalContext, SuiteResult
 from triage.errors import InvalidInputError
 
 SUITES = ("retrieval", "answers", "triage", "summaries", "latency")
-DEFAULT_SUITES = ("retrieval", "answers", "triage", "summaries")
+DEFAULT_SUITES = ("retrieval", "answers", "triage", "summaries")  # deterministic; "latency" is opt-in
 
 
 def run_suites(names: list[str], ctx: EvalContext, dataset: Path | None = None) -> dict[str, SuiteResult]:

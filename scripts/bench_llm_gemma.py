@@ -29,8 +29,9 @@ What it does, in one run:
              --host 127.0.0.1 --port PORT --chat_format gemma \\
              --model_alias gemma-3-270m --n_ctx 8192
 
-     waits for /v1/models, checks that one short completion works, and always stops it at the end
-     (its log: .triage/bench-gemma-runs/<split>[-limitN]/llama-server.log);
+     waits for /v1/models, puts a small proxy in front of it that passes triage's token cap on
+     (see "the token-cap shim" below), checks that one short completion works, and always stops
+     it at the end (its log: .triage/bench-gemma-runs/<split>[-limitN]/llama-server.log);
   3. ingests the sample store into a scratch data dir (.triage/bench-gemma-data) and runs
      `triage eval answers --no-gate` twice with the same --split: offline, then with
      TRIAGE_LLM_BASE_URL / TRIAGE_LLM_MODEL pointing at the server. Runs are written to
@@ -49,17 +50,20 @@ What it does, in one run:
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
-import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 # --- where everything lives (all under the git-ignored .triage/) ---------------------------------
@@ -226,20 +230,25 @@ def smoke_test(proc: subprocess.Popen, base_url: str, log_path: Path) -> None:
     """One short chat completion: /v1/models answers before the model has decoded anything,
     and a llama.cpp that crashes on its first token would turn every LLM answer into a silent
     fallback (the eval would still "work")."""
-    body = json.dumps({"model": MODEL_ALIAS, "max_tokens": 8,
+    # Sent like triage sends it (max_completion_tokens), through the shim, to check the cap holds.
+    body = json.dumps({"model": MODEL_ALIAS, "max_completion_tokens": 8,
                        "messages": [{"role": "user", "content": "Say hello."}]}).encode()
     req = urllib.request.Request(f"{base_url}/chat/completions", data=body,
                                  headers={"Content-Type": "application/json"})
     t0 = time.monotonic()
     try:
         with urllib.request.urlopen(req, timeout=60) as resp:
-            reply = json.load(resp)["choices"][0]["message"]["content"]
+            result = json.load(resp)
+        reply = result["choices"][0]["message"]["content"]
+        used = result["usage"]["completion_tokens"]
     except (urllib.error.URLError, ConnectionError, TimeoutError, KeyError, ValueError) as exc:
         time.sleep(0.5)
         state = f"exited with code {proc.poll()}" if proc.poll() is not None else "still running"
         raise BenchError(f"smoke-test completion failed ({exc}); server {state}; "
                          f"log tail:\n{log_path.read_text(errors='replace')[-1500:]}") from None
-    log(f"smoke test ok in {time.monotonic() - t0:.1f} s: {reply!r}")
+    if used > 8:
+        raise BenchError(f"the token cap does not reach the server: asked for 8 tokens, got {used}")
+    log(f"smoke test ok in {time.monotonic() - t0:.1f} s ({used} tokens): {reply!r}")
 
 
 def stop_server(proc: subprocess.Popen) -> None:
@@ -251,6 +260,68 @@ def stop_server(proc: subprocess.Popen) -> None:
             proc.kill()
             proc.wait()
     log("server stopped")
+
+
+# --- 2b. the token-cap shim ---------------------------------------------------------------------
+#
+# triage asks for at most 400 tokens, but LangChain's ChatOpenAI sends that cap as
+# `max_completion_tokens` (OpenAI's newer name), which llama-cpp-python's server does not know and
+# silently ignores: its default is "no limit", so a base model that never emits <end_of_turn>
+# writes until the context window is full (minutes per question at ~25 tokens/s). Every call then
+# times out, every answer falls back to the extractive one, and the bench measures nothing.
+# This small proxy in front of the server renames the field to `max_tokens`, so the cap the
+# project asked for is the cap the model gets. It changes nothing else in the requests.
+
+
+class _CapProxy(BaseHTTPRequestHandler):
+    upstream: tuple[str, int] = ("127.0.0.1", 0)
+    rewritten = 0  # requests whose max_completion_tokens became max_tokens
+
+    def _forward(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.command == "POST" and body:
+            try:
+                payload = json.loads(body)
+            except ValueError:
+                payload = None
+            if isinstance(payload, dict) and "max_completion_tokens" in payload and "max_tokens" not in payload:
+                payload["max_tokens"] = payload.pop("max_completion_tokens")
+                body = json.dumps(payload).encode()
+                type(self).rewritten += 1
+        conn = http.client.HTTPConnection(*self.upstream, timeout=600)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length", "connection")}
+            conn.request(self.command, self.path, body=body or None, headers=headers)
+            resp = conn.getresponse()
+            data = resp.read()
+        except OSError as exc:  # server gone: answer like a dead upstream would
+            self.send_error(502, f"llama.cpp server unreachable: {exc}")
+            return
+        finally:
+            conn.close()
+        self.send_response(resp.status)
+        for k, v in resp.getheaders():
+            if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                self.send_header(k, v)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        try:
+            self.wfile.write(data)
+        except OSError:
+            pass  # the client gave up (timeout) before the answer came
+
+    do_GET = do_POST = _forward
+
+    def log_message(self, *args) -> None:  # the server's own log has every request
+        pass
+
+
+def start_proxy(upstream_port: int) -> tuple[ThreadingHTTPServer, str]:
+    _CapProxy.upstream = ("127.0.0.1", upstream_port)
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), _CapProxy)
+    proxy.daemon_threads = True
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    return proxy, f"http://127.0.0.1:{proxy.server_address[1]}/v1"
 
 
 # --- 3. the two eval runs ------------------------------------------------------------------------
@@ -425,7 +496,9 @@ def main() -> int:
     out_root = RUNS_DIR / (args.split + (f"-limit{args.limit}" if args.limit else ""))
     out_root.mkdir(parents=True, exist_ok=True)
     dataset = limited_dataset(args.split, args.limit, out_root) if args.limit else None
-    server, server_log = None, out_root / "llama-server.log"
+    server, proxy, server_log = None, None, out_root / "llama-server.log"
+    # A plain `kill` should still stop the server: turn SIGTERM into SystemExit so `finally` runs.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
         # 1. tools and model
         ensure_bench_venv()
@@ -433,9 +506,9 @@ def main() -> int:
 
         # 2. server first, so a broken server fails fast; it idles during the offline run
         port = free_port()
-        base_url = f"http://127.0.0.1:{port}/v1"
         server = start_server(model, port, server_log)
-        wait_ready(server, base_url, server_log)
+        wait_ready(server, f"http://127.0.0.1:{port}/v1", server_log)
+        proxy, base_url = start_proxy(port)  # what triage talks to (see "the token-cap shim")
         smoke_test(server, base_url, server_log)
 
         # 3. same data dir, split and dataset for both runs; only the LLM variables differ
@@ -451,6 +524,8 @@ def main() -> int:
         print(f"[bench] error: {exc}", file=sys.stderr)
         return 2
     finally:
+        if proxy is not None:
+            proxy.shutdown()
         if server is not None:
             stop_server(server)
         if dataset is not None:
@@ -466,7 +541,11 @@ def main() -> int:
     print_table(offline, llm)
     statuses = server_requests(server_log)
     print("llama.cpp chat completions by HTTP status (incl. the smoke test): "
-          + (", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())) or "none"))
+          + (", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())) or "none")
+          + f"; token cap renamed for the server in {_CapProxy.rewritten}")
+    if not llm["modes"].get("llm"):
+        print("WARNING: no reply in the LLM run came from the model (mode=llm): the grounding bar below "
+              "is vacuous; check the statuses above and the server log")
     print_suspects(llm)
     print(f"runs: {(out_root / 'offline' / 'run.json').relative_to(ROOT)}  {(out_root / 'llm' / 'run.json').relative_to(ROOT)}")
     return 0 if check_bars(offline, llm) else 1

@@ -20,25 +20,29 @@ def sentence_absent(sentence: str, cited_texts: list[str]) -> bool:
 
 def groundedness(sentences: list[str], cited_texts: list[str], embedder=None) -> float:
     """Share of sentences supported by the cited context: lexical overlap, or embedding similarity plus overlap."""
+    flags = supported_flags(sentences, cited_texts, embedder)
+    return sum(flags) / len(flags) if flags else 1.0
+
+
+def supported_flags(sentences: list[str], cited_texts: list[str], embedder=None) -> list[bool]:
     from triage.answers import content_terms, split_sentences
 
     if not sentences:
-        return 1.0
+        return []
     ctx_sents = [cs for t in cited_texts for cs in split_sentences(t)]
     if not ctx_sents:
-        return 0.0
+        return [False] * len(sentences)
     ctx_terms = [set(content_terms(cs)) for cs in ctx_sents]
     ctx_vecs = embedder.embed_documents(ctx_sents) if embedder is not None else None
-    supported = 0
+    flags = []
     for sent in sentences:
         terms = set(content_terms(sent))
         overlap = max((len(terms & ct) / len(terms) for ct in ctx_terms), default=0.0) if terms else 1.0
         sim = 0.0
         if ctx_vecs is not None and overlap < 0.8:
             sim = float((ctx_vecs @ embedder.embed_query(sent)).max())
-        if overlap >= 0.8 or (sim >= 0.8 and overlap >= 0.5):
-            supported += 1
-    return supported / len(sentences)
+        flags.append(overlap >= 0.8 or (sim >= 0.8 and overlap >= 0.5))
+    return flags
 
 
 def run(ctx: EvalContext, dataset: Path | None = None) -> SuiteResult:
@@ -72,10 +76,15 @@ def run(ctx: EvalContext, dataset: Path | None = None) -> SuiteResult:
             "absent_sentences": [s for s in sentences if sentence_absent(s, cited)] if not ans.abstained else [],
             "completion_tokens": count_tokens(ans.text),
         }
+        judge = ctx.extra.get("judge")
+        if judge is not None and not ans.abstained:
+            item["judge"] = judge.grade(q, cited, ans.text)
         if in_scope and not ans.abstained:
             item["fact_coverage"] = M.fact_coverage(row.get("expected_facts", []), ans.text)
             item["token_f1"] = M.token_f1(ans.text, row.get("reference", "")) if row.get("reference") else None
-            item["groundedness"] = groundedness(sentences, cited, embedder)
+            flags = supported_flags(sentences, cited, embedder)
+            item["groundedness"] = sum(flags) / len(flags) if flags else 1.0
+            item["unsupported_sentences"] = [s for s, ok in zip(sentences, flags) if not ok]
         items.append(item)
         ctx.tick("answers", n, len(rows))
     ins = [i for i in items if i["in_scope"]]
@@ -94,10 +103,18 @@ def run(ctx: EvalContext, dataset: Path | None = None) -> SuiteResult:
         "token_f1": M.mean([i["token_f1"] for i in answered if i["token_f1"] is not None]) if answered else float("nan"),
         "groundedness": M.mean([i["groundedness"] for i in answered]) if answered else float("nan"),
         "replies_with_absent_sentence": sum(1 for i in answered_all if i["absent_sentences"]),
+        "unsupported_sentences": sum(len(i.get("unsupported_sentences", [])) for i in items),
         "ece": M.expected_calibration_error(confidences, correct),
         "threshold": getattr(answerer, "threshold", float("nan")),
-        "latency_p50_ms": M.percentile(latencies, 50), "latency_p95_ms": M.percentile(latencies, 95),
         "completion_tokens_mean": M.mean([i["completion_tokens"] for i in answered_all]) if answered_all else 0.0,
     }
+    judged = [i["judge"] for i in items if "judge" in i]
+    if judged:
+        for key in ("faithfulness", "relevance"):
+            vals = [j[key] for j in judged if j[key] is not None]
+            spreads = [j[f"{key}_spread"] for j in judged if j[f"{key}_spread"] is not None]
+            metrics[f"judge_{key}"] = M.mean(vals) if vals else float("nan")
+            metrics[f"judge_{key}_spread_mean"] = M.mean(spreads) if spreads else float("nan")
+        metrics["judge_unmeasured"] = sum(1 for j in judged if j["judge_measured"] == 0)
     charts = {"reliability": M.reliability_bins(confidences, correct), "latency_ms": latencies}
     return SuiteResult("answers", metrics, items, charts, dataset=path.name)
