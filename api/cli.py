@@ -14,6 +14,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from triage.errors import InvalidInputError
+
 app = typer.Typer(
     name="triage",
     help="AI triage assistant for e-commerce support chat: grounded answers, escalation to humans, evals.",
@@ -23,10 +25,6 @@ app = typer.Typer(
 )
 err = Console(stderr=True, soft_wrap=True)  # messages are never broken mid-line
 out = Console()
-
-
-class BatchInputError(Exception):
-    pass
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -42,7 +40,7 @@ def handled() -> Iterator[None]:
 
     try:
         yield
-    except (KnowledgeError, TriageError, BatchInputError) as exc:
+    except (KnowledgeError, TriageError) as exc:
         raise fail(str(exc)) from None
     except KeyboardInterrupt:
         raise fail("interrupted", 130) from None
@@ -56,26 +54,16 @@ def container():
 
 
 def read_jsonl(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
-    """Yield (line number, object) from a JSONL batch file; bad lines raise with their number."""
+    """Yield (line number, object) from a JSONL batch file or stdin ("-"); bad lines raise with their number."""
+    from triage.jsonl import iter_jsonl
+
     if str(path) == "-":
-        lines = sys.stdin
-    else:
-        if not path.is_file():
-            raise BatchInputError(f"batch file {path} does not exist")
-        lines = path.open(encoding="utf-8")
-    for n, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise BatchInputError(f"{path} line {n}: not valid JSON ({exc.msg})") from None
-        if not isinstance(obj, dict):
-            raise BatchInputError(f"{path} line {n}: expected a JSON object")
-        missing = [k for k in required if k not in obj]
-        if missing:
-            raise BatchInputError(f"{path} line {n}: missing field(s) {', '.join(missing)}")
-        yield n, obj
+        yield from iter_jsonl(sys.stdin, "stdin", required)
+        return
+    if not path.is_file():
+        raise InvalidInputError(f"batch file {path} does not exist")
+    with path.open(encoding="utf-8") as f:
+        yield from iter_jsonl(f, str(path), required)
 
 
 def emit(obj: dict) -> None:
@@ -162,7 +150,7 @@ def search(
                 emit({"id": obj["id"], "results": [h.public() for h in hits]})
             return
         if not query.strip():
-            raise BatchInputError("the query is empty")
+            raise InvalidInputError("the query is empty")
         hits = searcher.search(query, k)
     if as_json:
         emit({"query": query, "results": [h.public() for h in hits]})
@@ -192,7 +180,7 @@ def ask(
                 emit({"id": obj["id"], **answerer.answer(str(obj["question"])).public()})
             return
         if not question.strip():
-            raise BatchInputError("the question is empty")
+            raise InvalidInputError("the question is empty")
         ans = answerer.answer(question)
     if as_json:
         emit(ans.public())
@@ -299,7 +287,7 @@ def chat(
                 at = datetime.fromisoformat(now)
                 clock = FixedClock(at)
             except ValueError:
-                raise BatchInputError(f"--now '{now}' is not an ISO 8601 time with an offset (e.g. 2026-11-24T10:00-05:00)") from None
+                raise InvalidInputError(f"--now '{now}' is not an ISO 8601 time with an offset (e.g. 2026-11-24T10:00-05:00)") from None
         c = container()
         with err.status("Loading the knowledge base and models..."):
             c.ensure_sample_store()
@@ -402,7 +390,7 @@ def train_classifier(
 
         path = dataset or default_dataset("messages_train.jsonl")
         if "heldout" in Path(path).name:
-            raise BatchInputError("refusing to train on a held-out file")
+            raise InvalidInputError("refusing to train on a held-out file")
         rows = load_jsonl(path, ("message", "intent", "sentiment", "frustrated", "human_request"))
         c = container()
         with err.status(f"Embedding {len(rows)} messages and fitting..."):
@@ -426,6 +414,8 @@ def eval_(
     thresholds: Annotated[Optional[Path], typer.Option("--thresholds", help="Gate file (default evals/thresholds.toml).")] = None,
     no_gate: Annotated[bool, typer.Option("--no-gate", help="Report only; never fail on thresholds.")] = False,
     llm_judge: Annotated[bool, typer.Option("--llm-judge", help="Add LLM-judged faithfulness/relevance (needs an LLM).")] = False,
+    price_prompt: Annotated[float, typer.Option("--price-prompt", min=0, help="USD per 1M prompt tokens, for cost per answer.")] = 0.15,
+    price_completion: Annotated[float, typer.Option("--price-completion", min=0, help="USD per 1M completion tokens.")] = 0.60,
 ) -> None:
     """Run evaluation suites; print a table, write JSON (and HTML), exit 1 when a gate is missed."""
     from evals import runner
@@ -447,6 +437,7 @@ def eval_(
 
         c = container()
         ctx = EvalContext(split=split)
+        ctx.extra.update(price_prompt=price_prompt, price_completion=price_completion)
         _wire_eval_context(c, ctx, names, llm_judge)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err, transient=True) as bar:
             tasks: dict[str, int] = {}
@@ -483,7 +474,7 @@ def eval_(
 def _wire_eval_context(c, ctx, names: list[str], llm_judge: bool) -> None:
     if llm_judge:
         if not c.settings.llm_enabled:
-            raise BatchInputError("--llm-judge needs an LLM: set OPENAI_API_KEY or TRIAGE_LLM_BASE_URL")
+            raise InvalidInputError("--llm-judge needs an LLM: set OPENAI_API_KEY or TRIAGE_LLM_BASE_URL")
         from evals.judge import Judge
 
         ctx.extra["judge"] = Judge(c.chat_model)

@@ -6,11 +6,11 @@ never are (see evals/datasets/README*.md).
 
 from __future__ import annotations
 
-import json
 from importlib import resources
 from pathlib import Path
 
 from triage.errors import InvalidInputError
+from triage.jsonl import iter_jsonl
 
 
 def datasets_dir() -> Path:
@@ -25,19 +25,8 @@ def load_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise InvalidInputError(f"dataset {path} does not exist")
-    rows = []
     with path.open(encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InvalidInputError(f"{path} line {n}: not valid JSON ({exc.msg})") from None
-            missing = [k for k in required if k not in row]
-            if missing:
-                raise InvalidInputError(f"{path} line {n}: missing column(s) {', '.join(missing)}")
-            rows.append(row)
+        rows = [row for _, row in iter_jsonl(f, str(path), required)]
     if not rows:
         raise InvalidInputError(f"dataset {path} has no rows")
     return rows

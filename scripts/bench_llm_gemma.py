@@ -55,6 +55,7 @@ import json
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -88,7 +89,9 @@ LLAMA_CMAKE_ARGS = ("-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=O
                     "-DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF")
 BUILD_STAMP = BENCH_VENV / "bench-gemma-build.json"
 MODEL_ALIAS = "gemma-3-270m"  # what the server calls the model; sent as TRIAGE_LLM_MODEL
-LLM_TIMEOUT_S = "60"  # per request; a 270M model on 2 CPU cores needs a few seconds per answer
+# Per request (triage retries once). The base model nearly always writes up to the 400-token cap:
+# ~20 s at ~25 tokens/s, more when the shared machine is busy.
+LLM_TIMEOUT_S = "60"
 SERVER_READY_TIMEOUT_S = 120
 # The prompt holds up to max_context_tokens (1800, counted with tiktoken) of store documents plus
 # the instructions, and the reply may use 400 tokens; Gemma's tokenizer counts differently, so the
@@ -299,16 +302,16 @@ class _CapProxy(BaseHTTPRequestHandler):
             return
         finally:
             conn.close()
-        self.send_response(resp.status)
-        for k, v in resp.getheaders():
-            if k.lower() not in ("content-length", "transfer-encoding", "connection"):
-                self.send_header(k, v)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
         try:
+            self.send_response(resp.status)
+            for k, v in resp.getheaders():
+                if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
             self.wfile.write(data)
         except OSError:
-            pass  # the client gave up (timeout) before the answer came
+            pass  # the client gave up (its timeout) before the answer came
 
     do_GET = do_POST = _forward
 
@@ -408,12 +411,24 @@ def llm_only_groundedness(items: list[dict]) -> float | None:
     return sum(vals) / len(vals) if vals else None
 
 
+def latency_p50(suite: dict) -> float | None:
+    """latency_p50_ms from the metrics, or the median of the per-question latencies in the charts
+    (some versions of the eval keep only the latter)."""
+    if suite["metrics"].get("latency_p50_ms") is not None:
+        return suite["metrics"]["latency_p50_ms"]
+    lat = suite.get("charts", {}).get("latency_ms") or []
+    return statistics.median(lat) if lat else None
+
+
 def print_table(offline: dict, llm: dict) -> None:
     mo, ml = offline["metrics"], llm["metrics"]
     rows = []
     for key, label, kind in METRICS:
         if key == "unsupported_sentences" and key not in mo and key not in ml:
             continue  # not reported by this version of the eval
+        if key == "latency_p50_ms":
+            rows.append((label, fmt(latency_p50(offline), kind), fmt(latency_p50(llm), kind)))
+            continue
         rows.append((label, fmt(mo.get(key), kind), fmt(ml.get(key), kind)))
     rows.append(("groundedness, mode=llm replies only", "-", fmt(llm_only_groundedness(llm["items"]), "frac")))
     for name, suite in (("offline", offline), ("llm", llm)):
@@ -438,20 +453,31 @@ def server_requests(log_path: Path) -> Counter:
     return statuses
 
 
-def print_suspects(llm: dict, n: int = 5) -> None:
-    """The least grounded replies the model wrote, for a human to read."""
+def print_suspects(llm: dict, n: int = 8) -> None:
+    """Replies the model wrote (mode=llm) that the eval found unsupported sentences in, or that
+    were wrong: for a human to read. Everything is in the run.json items."""
     written = [i for i in llm["items"] if i.get("mode") == "llm"]
-    suspects = sorted((i for i in written if (i.get("groundedness") or 0.0) < 1.0 or not i.get("ok")),
-                      key=lambda i: (i.get("groundedness") or 0.0, i.get("ok")))[:n]
-    if not suspects:
-        return
-    print(f"least grounded / wrong mode=llm replies (up to {n}; all items are in the run.json):")
-    for i in suspects:
-        g = fmt(i.get("groundedness"), "frac")
-        print(f"  {i['id']} ok={i.get('ok')} groundedness={g} cited={i.get('citations')} expected={i.get('expected')}")
-        print(f"    Q: {i['question']}")
-        print(f"    A: {i['answer']}")
+    flagged = [i for i in written if i.get("unsupported_sentences")
+               or (i.get("groundedness") is not None and i["groundedness"] < 1.0)]
+    wrong = [i for i in written if not i.get("ok") and i not in flagged]
+    if flagged:
+        print(f"mode=llm replies with sentences the eval finds unsupported ({len(flagged)}; first {n}):")
+        for i in flagged[:n]:
+            print(f"  {i['id']} ok={i.get('ok')} groundedness={fmt(i.get('groundedness'), 'frac')}  Q: {i['question']}")
+            for sent in i.get("unsupported_sentences") or ["(no per-sentence list in this eval version)"]:
+                print(f"      - {sent}")
+    if wrong:
+        print(f"mode=llm replies counted wrong (top citation not an expected source, or an out-of-scope "
+              f"question answered) ({len(wrong)}; first {n}):")
+        for i in wrong[:n]:
+            cited = [Path(c).name for c in i.get("citations", [])]
+            print(f"  {i['id']} cited={cited} expected={i.get('expected')}  Q: {i['question']}")
+            print(f"      A: {shorten(i['answer'], 240)}")
     print()
+
+
+def shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def check_bars(offline: dict, llm: dict) -> bool:
@@ -540,9 +566,11 @@ def main() -> int:
     # 4. report
     print_table(offline, llm)
     statuses = server_requests(server_log)
-    print("llama.cpp chat completions by HTTP status (incl. the smoke test): "
+    asked = llm["modes"].get("llm", 0) + llm["modes"].get("fallback", 0)  # questions that went to the model
+    print(f"llama.cpp chat completions: {sum(statuses.values()) - 1} for {asked} questions sent to the model "
+          "(more completions than questions = client timeouts and retries); by HTTP status: "
           + (", ".join(f"{k}: {v}" for k, v in sorted(statuses.items())) or "none")
-          + f"; token cap renamed for the server in {_CapProxy.rewritten}")
+          + f" (incl. the smoke test); token cap renamed for the server in {_CapProxy.rewritten}")
     if not llm["modes"].get("llm"):
         print("WARNING: no reply in the LLM run came from the model (mode=llm): the grounding bar below "
               "is vacuous; check the statuses above and the server log")

@@ -77,6 +77,8 @@ class FakeOpenAIServer:
                 server.requests.append({"path": self.path, "body": body})
                 if self.path.endswith("/chat/completions"):
                     return self._chat(body)
+                if self.path.endswith("/embeddings"):
+                    return self._embeddings(body)
                 self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
 
             def _chat(self, body: dict) -> None:
@@ -107,6 +109,20 @@ class FakeOpenAIServer:
                     "choices": [{"index": 0, "message": message, "finish_reason": "stop"}],
                     "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
                 })
+
+            def _embeddings(self, body: dict) -> None:
+                """Deterministic 8-dim bag-of-letters vectors: similar texts get similar vectors."""
+                inputs = body.get("input")
+                inputs = [inputs] if isinstance(inputs, str) else inputs
+                data = []
+                for i, text in enumerate(inputs):
+                    vec = [0.0] * 8
+                    for ch in str(text).lower():
+                        if ch.isalpha():
+                            vec[ord(ch) % 8] += 1.0
+                    data.append({"object": "embedding", "index": i, "embedding": vec})
+                self._json(200, {"object": "list", "data": data, "model": body.get("model", "fake"),
+                                 "usage": {"prompt_tokens": 1, "total_tokens": 1}})
 
             def _stream(self, model: str, content: str, refusal: str | None) -> None:
                 self.send_response(200)

@@ -121,3 +121,19 @@ def test_unreachable_chroma_server_is_a_clear_error(cli, docs, monkeypatch):
     monkeypatch.setenv("TRIAGE_CHROMA_URL", f"http://127.0.0.1:{_free_port()}")
     code, _, err = cli("ingest", "docs")
     assert code == 1 and "cannot open the Chroma vector store" in err
+
+
+def test_openai_compatible_embeddings_backend(cli, docs, llm_server, monkeypatch):
+    """TRIAGE_EMBEDDER=openai talks to the configured endpoint; vectors live in their own collection."""
+    monkeypatch.setenv("TRIAGE_EMBEDDER", "openai")
+    monkeypatch.setenv("TRIAGE_EMBEDDINGS_BASE_URL", llm_server.base_url)
+    monkeypatch.setenv("TRIAGE_EMBEDDINGS_MODEL", "fake-embed")
+    code, _, err = cli("ingest", "docs")
+    assert code == 0, err
+    assert any(r["path"].endswith("/embeddings") and r["body"]["model"] == "fake-embed" for r in llm_server.requests)
+    code, out, err = cli("search", "return window", "--json", "-k", "2")
+    assert code == 0 and len(json.loads(out)["results"]) == 2
+    # switching back to the local model is refused until re-ingested (never mixes vectors)
+    monkeypatch.setenv("TRIAGE_EMBEDDER", "local")
+    code, _, err = cli("search", "return window")
+    assert code == 1 and "re-run `triage ingest`" in err

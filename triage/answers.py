@@ -42,6 +42,8 @@ class Answer:
     sentences: list[tuple[str, list[int]]] = field(default_factory=list)  # (sentence, citation numbers)
     features: dict[str, float] = field(default_factory=dict)
     note: str = ""  # why a fallback happened, for logs
+    prompt_tokens: int = 0  # LLM usage (tiktoken count), 0 offline
+    completion_tokens: int = 0
 
     def public(self) -> dict:
         """The stable JSON shape of `triage ask`."""

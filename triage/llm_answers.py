@@ -60,11 +60,17 @@ class LLMAnswerer:
         if base.abstained:
             return base
         context = pack_context(hits, self.max_context_tokens)
+        messages = self._messages(question, context)
+        prompt_tokens = sum(count_tokens(m["content"]) for m in messages)
         try:
-            raw = self.chat.complete(self._messages(question, context))
+            raw = self.chat.complete(messages)
         except LLMError as exc:
-            return _fallback(base, str(exc))
-        return self.check(raw, context, base)
+            result = _fallback(base, str(exc))
+            result.prompt_tokens = prompt_tokens
+            return result
+        result = self.check(raw, context, base)
+        result.prompt_tokens, result.completion_tokens = prompt_tokens, count_tokens(raw or "")
+        return result
 
     def check(self, raw: str, context: list, base: Answer) -> Answer:
         """Keep only supported, cited sentences; fall back to ``base`` when too little survives."""

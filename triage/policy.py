@@ -26,7 +26,7 @@ def shipped_policy_path() -> Path:
 class EscalationRules:
     human_request: bool = True
     strikes: int = 3
-    frustration_threshold: float = 0.5
+    frustration_threshold: float | None = None  # None: the classifier's own (cross-validated) threshold
     negative_sentiment_below: float = -0.97
     negative_sentiment_min_frustration: float = 0.3
     high_stakes: list[str] = field(default_factory=lambda: ["chargeback", "damaged_item", "billing_dispute", "fraud",
@@ -62,7 +62,7 @@ class PolicyConfig:
             rules = EscalationRules(**esc)
         except TypeError as exc:
             raise ConfigurationError(f"policy file {p}: {exc}") from None
-        if rules.strikes < 1 or not 0 <= rules.frustration_threshold <= 1:
+        if rules.strikes < 1 or (rules.frustration_threshold is not None and not 0 <= rules.frustration_threshold <= 1):
             raise ConfigurationError(f"policy file {p}: strikes must be >= 1 and frustration_threshold in [0, 1]")
         for stake in rules.high_stakes:
             if stake not in ("chargeback", "damaged_item", "billing_dispute", "fraud", "legal", "formal_complaint"):
@@ -118,7 +118,7 @@ class EscalationPolicy:
                                   else "asked for a person"))
         if facts.abstained and facts.strikes >= r.strikes:
             reasons.append(Reason("three_strikes", f"the bot could not answer {facts.strikes} times"))
-        if c.frustration >= r.frustration_threshold:
+        if (c.frustrated if r.frustration_threshold is None else c.frustration >= r.frustration_threshold):
             detail = next((x["detail"] for x in c.reasons if x["code"] == "frustration"), f"frustration {c.frustration:.2f}")
             reasons.append(Reason("frustration", detail))
         elif c.sentiment_score <= r.negative_sentiment_below and c.frustration >= r.negative_sentiment_min_frustration:

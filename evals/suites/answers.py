@@ -74,7 +74,8 @@ def run(ctx: EvalContext, dataset: Path | None = None) -> SuiteResult:
             "ok": right if in_scope else ans.abstained,
             "top_citation_ok": top_ok, "any_citation_ok": any_ok,
             "absent_sentences": [s for s in sentences if sentence_absent(s, cited)] if not ans.abstained else [],
-            "completion_tokens": count_tokens(ans.text),
+            "answer_tokens": count_tokens(ans.text),
+            "prompt_tokens": ans.prompt_tokens, "completion_tokens": ans.completion_tokens,
         }
         judge = ctx.extra.get("judge")
         if judge is not None and not ans.abstained:
@@ -106,7 +107,11 @@ def run(ctx: EvalContext, dataset: Path | None = None) -> SuiteResult:
         "unsupported_sentences": sum(len(i.get("unsupported_sentences", [])) for i in items),
         "ece": M.expected_calibration_error(confidences, correct),
         "threshold": getattr(answerer, "threshold", float("nan")),
-        "completion_tokens_mean": M.mean([i["completion_tokens"] for i in answered_all]) if answered_all else 0.0,
+        "answer_tokens_mean": M.mean([i["answer_tokens"] for i in answered_all]) if answered_all else 0.0,
+        "prompt_tokens_mean": M.mean([i["prompt_tokens"] for i in items]),
+        "completion_tokens_mean": M.mean([i["completion_tokens"] for i in items]),
+        "cost_per_answer_usd": (M.mean([i["prompt_tokens"] for i in items]) * ctx.extra.get("price_prompt", 0.0)
+                                + M.mean([i["completion_tokens"] for i in items]) * ctx.extra.get("price_completion", 0.0)) / 1e6,
     }
     judged = [i["judge"] for i in items if "judge" in i]
     if judged:
