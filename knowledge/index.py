@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 from collections import Counter
@@ -210,8 +211,6 @@ class LexicalIndex:
 
     def idf(self, term: str) -> float:
         """Inverse document frequency of an analysed term (0 for terms the corpus never uses)."""
-        import math
-
         df = self.df.get(term, 0)
         return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5)) if df else 0.0
 

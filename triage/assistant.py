@@ -85,7 +85,8 @@ class Assistant:
             conv.customer["vip"] = conv.customer.get("vip") or vip_order
         if button or (cls.intent == "human_request" and cls.human_request):
             reply = None  # the handoff message below says it all
-        elif cls.intent == "order_status" or conv.pending == "order_details" and (details.order_numbers or details.email or details.zip):
+        elif cls.intent == "order_status" or (
+                conv.pending == "order_details" and (details.order_numbers or details.email or details.zip)):
             result = lookup(self.orders, details)
             reply = result.reply
             conv.pending = None if result.status == "verified" else "order_details"

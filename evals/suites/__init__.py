@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 ProgressFn = Callable[[str, int, int], None]
@@ -41,7 +40,3 @@ class EvalContext:
     def tick(self, suite: str, done: int, total: int) -> None:
         if self.progress:
             self.progress(suite, done, total)
-
-
-def dataset_label(path: Path) -> str:
-    return path.name
