@@ -18,7 +18,7 @@ from knowledge.tokens import DEFAULT_ENCODING, install_tiktoken_cache
 DEFAULT_CHUNK_TOKENS = 200
 DEFAULT_OVERLAP_TOKENS = 30
 # Bump when loading or chunking changes what a file turns into: every source is re-processed.
-PIPELINE_VERSION = 3
+PIPELINE_VERSION = 4
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,37 @@ def _sections_from_headings(lines, source, path, heading_of, first_heading_is_ti
     return LoadedDocument(source=source, title=title or humanize_stem(path), sections=sections)
 
 
+def _md_tables(text: str) -> str:
+    """Markdown tables as one line per row, each cell labelled with its column header (as for HTML)."""
+    out: list[str] = []
+    block: list[str] = []
+
+    def flush():
+        rows = [[c.strip() for c in ln.strip().strip("|").split("|")] for ln in block
+                if not re.match(r"^\s*\|?\s*:?-{3,}", ln)]
+        if rows:
+            header, body = rows[0], rows[1:]
+            for r in body:
+                out.append("; ".join(f"{h}: {v}" if h else v for h, v in zip(header, r)) if len(r) == len(header)
+                           else " | ".join(r))
+            if not body:
+                out.append(" | ".join(header))
+        block.clear()
+
+    for line in text.splitlines():
+        if line.strip().startswith("|") and line.count("|") >= 2:
+            block.append(line)
+            continue
+        if block:
+            flush()
+        out.append(line)
+    if block:
+        flush()
+    return "\n".join(out)
+
+
 def _clean_md(text: str) -> str:
+    text = _md_tables(text)
     text = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", text)  # images -> alt text
     text = re.sub(r"\[([^\]]+)\]\(([^)]*)\)", r"\1 (\2)", text)  # links keep their target
     text = re.sub(r"(\*\*|__)(.+?)\1", r"\2", text)

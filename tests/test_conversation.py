@@ -12,7 +12,7 @@ from triage.state import State
 
 # store topics the sample documents do not cover
 UNANSWERABLE = ["whats the carbon footprint of your parkas", "is the parka fabric recycled",
-                "do you have a loyalty app for iphone"]
+                "does the parka come with a hood"]
 
 
 def test_three_strikes_hands_off_on_the_third_abstention(make_assistant):

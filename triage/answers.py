@@ -165,8 +165,8 @@ class ExtractiveAnswerer:
             if hi > 0 and hit.score < top - 0.03:
                 break  # retrieval ranked this chunk lower for a reason; only near-ties compete
             for si, sent in enumerate(split_sentences(hit.text)):
-                if sent.rstrip().endswith("?") or sent[0].islower() or looks_like_instruction(sent):
-                    continue  # FAQ questions, fragments cut by chunk overlap and injected orders are not answers
+                if sent.rstrip().endswith(("?", ":")) or sent[0].islower() or looks_like_instruction(sent):
+                    continue  # FAQ questions, lead-ins, overlap fragments and injected orders are not answers
                 terms = set(content_terms(sent))
                 overlap = sum(w for t, w in q.items() if t in terms) / total
                 # earlier hits and earlier sentences win ties; very short fragments lose
