@@ -89,6 +89,8 @@ def test_llm_answer_supported_and_cited(llm_server, llm_answerer, extractive):
     assert ans.citations[0].chunk_id == hits[0].chunk_id and ans.text.endswith("[1]")
     sent = llm_server.requests[-1]["body"]
     assert sent["model"] == "fake-model" and sent["messages"][0]["role"] == "system"
+    # the output cap goes out as `max_tokens`, which every OpenAI-compatible server honours
+    assert sent["max_tokens"] == 400 and "max_completion_tokens" not in sent
     # context packed to the token budget, whole chunks, best first
     user = sent["messages"][1]["content"]
     assert user.index(hits[0].text) < (user.index(hits[1].text) if hits[1].text in user else len(user))
