@@ -96,15 +96,17 @@ class Catalog:
     def chunk_ids(self, source: str) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT chunk_id FROM chunks WHERE source=?", (source,))]
 
-    def replace_source(self, info: SourceInfo, chunks: list[Chunk]) -> None:
+    def replace_sources(self, docs: list[tuple[SourceInfo, list[Chunk]]]) -> None:
+        """Several sources in one transaction (what ingestion writes after each embedding batch)."""
         with self.transaction() as db:
-            db.execute("DELETE FROM chunks WHERE source=?", (info.source,))
-            db.execute("INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?,?)", (
-                info.source, info.content_hash, info.title, info.n_chunks, info.size, info.ingested_at))
-            db.executemany(
-                "INSERT INTO chunks VALUES (?,?,?,?,?,?,?)",
-                [(c.chunk_id, c.source, c.index, c.title, c.section, c.text, c.text_hash) for c in chunks],
-            )
+            for info, chunks in docs:
+                db.execute("DELETE FROM chunks WHERE source=?", (info.source,))
+                db.execute("INSERT OR REPLACE INTO sources VALUES (?,?,?,?,?,?)", (
+                    info.source, info.content_hash, info.title, info.n_chunks, info.size, info.ingested_at))
+                db.executemany(
+                    "INSERT INTO chunks VALUES (?,?,?,?,?,?,?)",
+                    [(c.chunk_id, c.source, c.index, c.title, c.section, c.text, c.text_hash) for c in chunks],
+                )
 
     def remove_source(self, source: str) -> None:
         with self.transaction() as db:

@@ -267,13 +267,15 @@ def stop_server(proc: subprocess.Popen) -> None:
 
 # --- 2b. the token-cap shim ---------------------------------------------------------------------
 #
-# triage asks for at most 400 tokens, but LangChain's ChatOpenAI sends that cap as
+# triage asks for at most 400 tokens. LangChain's ChatOpenAI sends such a cap as
 # `max_completion_tokens` (OpenAI's newer name), which llama-cpp-python's server does not know and
 # silently ignores: its default is "no limit", so a base model that never emits <end_of_turn>
 # writes until the context window is full (minutes per question at ~25 tokens/s). Every call then
 # times out, every answer falls back to the extractive one, and the bench measures nothing.
-# This small proxy in front of the server renames the field to `max_tokens`, so the cap the
-# project asked for is the cap the model gets. It changes nothing else in the requests.
+# triage/llm.py now sends the classic `max_tokens` to non-OpenAI endpoints itself; this small
+# proxy in front of the server renames the field for any request that still carries the new name
+# (older checkouts, other code paths), and the report says how many it renamed (normally just the
+# smoke test's). It changes nothing else in the requests.
 
 
 class _CapProxy(BaseHTTPRequestHandler):

@@ -1,6 +1,6 @@
 """Is a generated sentence supported by the context it cites?
 
-A sentence is supported when one context sentence carries most of its content words, every number
+A sentence is supported when one context sentence carries 80% of its content words, every number
 in it (prices, days, percentages) appears in the cited context, and its polarity matches (a
 "yes, you can return final-sale items" against "final-sale items cannot be returned" fails).
 """
@@ -36,14 +36,16 @@ def _numbers(text: str) -> set[str]:
     return {n.replace(",", "").rstrip("%").lstrip("$") for n in _NUMBER.findall(text)}
 
 
-def support(sentence: str, contexts: list[str], min_overlap: float = 0.6) -> tuple[bool, float]:
+def support(sentence: str, contexts: list[str], min_overlap: float = 0.8) -> tuple[bool, float]:
     """(supported, best overlap) of one sentence against the cited context texts."""
     from triage.answers import split_sentences
 
     text, _ = strip_markers(sentence)
+    if text.rstrip().endswith("?"):
+        return False, 0.0  # an echoed question is not an answer
     terms = _terms(text)
     if not terms:
-        return True, 1.0  # nothing factual ("Sure!")
+        return False, 0.0  # no content ("Store documents:", "<<<"): nothing a customer needs
     ctx_all = " ".join(contexts)
     if not _numbers(text) <= _numbers(ctx_all):
         return False, 0.0
@@ -54,10 +56,9 @@ def support(sentence: str, contexts: list[str], min_overlap: float = 0.6) -> tup
             if overlap > best:
                 best, best_sent = overlap, cs
     if best < min_overlap:
-        # a sentence may merge two context sentences: accept if the whole cited context covers it well
-        whole = len(terms & _terms(ctx_all)) / len(terms)
-        if whole < 0.85:
-            return False, best
+        return False, best  # one cited sentence must carry it: merged or reworded claims are not trusted
+    if not _numbers(text) <= _numbers(best_sent):
+        return False, best  # a price or a time taken from a neighbouring sentence ("$14.95" for Standard)
     if _negated(text) != _negated(best_sent):
         return False, best
     return True, best

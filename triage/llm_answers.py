@@ -94,7 +94,11 @@ class LLMAnswerer:
             kept.append((text, cited))
         if not kept or len(kept) < len(sentences) * 2 / 3:
             return _fallback(base, f"{len(sentences) - len(kept)} of {len(sentences)} sentences unsupported")
-        return _renumber(kept, context, base)
+        answer = _renumber(kept, context, base)
+        if base.citations and answer.citations[0].source != base.citations[0].source:
+            # the model leaned on a different main source than the best-supported one: keep the safe answer
+            return _fallback(base, "LLM's main source disagrees with retrieval")
+        return answer
 
     def stream(self, question: str) -> Iterator[str]:
         """Verified streaming: text is released sentence by sentence, each checked before it is sent.
