@@ -147,7 +147,7 @@ class Ingestor:
         whose last chunk is embedded, in one Chroma write and one catalog transaction. Per-document
         writes cost ~20 ms each (0.78x of raw embedding throughput for 300 documents); a writer
         thread only competes with torch for the same two cores (0.85x)."""
-        catalog, vectors, embedder = self.index.catalog, self.index.vectors, self.index.embedder
+        embedder = self.index.embedder
         flat: list[tuple[int, int]] = [(d, c) for d, (_, chunks) in enumerate(docs) for c in range(len(chunks))]
         texts = [docs[d][1][c].index_text for d, c in flat]
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))

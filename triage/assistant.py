@@ -16,7 +16,7 @@ from triage.conversation import Conversation, ConversationStore, EventBus, InPro
 from triage.orders import OrderSource, extract_details, lookup
 from triage.policy import Decision, EscalationPolicy, TurnFacts
 from triage.redact import redact
-from triage.state import BOT_SPEAKS, State
+from triage.state import State
 from triage.summary import HandoffSummary, Turn, build_summary
 
 BUTTON = "/human"

@@ -39,9 +39,3 @@ def redact(text: str) -> str:
     text = CARD.sub(_card, text)
     return PHONE.sub(_phone, text)
 
-
-def mask_email(email: str | None) -> str | None:
-    if not email or "@" not in email:
-        return None
-    user, domain = email.split("@", 1)
-    return f"{user[:1]}***@{domain}"

@@ -32,7 +32,6 @@ ALLOWED: dict[State, set[State]] = {
     State.TICKET: {State.HUMAN, State.RESOLVED},
 }
 
-BOT_SPEAKS = {State.BOT, State.TICKET}
 
 
 def transition(current: State, target: State) -> State:
