@@ -198,34 +198,53 @@ app.add_typer(train_app, name="train")
 @train_app.command("confidence")
 def train_confidence(
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="answers JSONL (default: the sample store's).")] = None,
+    extra: Annotated[Optional[Path], typer.Option("--extra", help='Practice questions calibrated on too: JSONL of {"user_input", "in_scope", "expected_sources"} (default with the sample store: scope_train.jsonl).')] = None,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Where to write (default DATA_DIR/models/confidence.json).")] = None,
-    isotonic: Annotated[bool, typer.Option("--isotonic/--no-isotonic", help="Isotonic step after Platt scaling.")] = False,
+    isotonic: Annotated[bool, typer.Option("--isotonic/--no-isotonic", help="Isotonic (default) or Platt final calibration.")] = True,
 ) -> None:
     """Calibrate answer confidence on the dev split of an answers dataset (held-out rows never used)."""
     with handled():
         from evals.datasets import default_dataset, load_jsonl, select_split
-        from evals.metrics import source_matches
         from triage.confidence import fit
 
         c = container()
         c.ensure_sample_store()
         rows = select_split(load_jsonl(dataset or default_dataset("answers.jsonl"), ("user_input",)), "dev")
-        answerer = c.extractive
-        feats, correct, scope = [], [], []
-        for row in rows:
-            hits = answerer.searcher.search(row["user_input"], answerer.k)
-            sel = answerer.select(row["user_input"], hits)
-            feats.append(answerer.features(row["user_input"], hits, sel))
-            top = hits[sel.sentences[0][1]].source if sel.sentences else ""
-            in_scope = bool(row.get("in_scope", True))
-            scope.append(in_scope)
-            correct.append(in_scope and any(source_matches(top, e) for e in row.get("expected_sources", [])))
-        model = fit(feats, correct, scope, isotonic=isotonic)
-        model.report = {"dev_rows": len(rows), "positives": sum(correct), "threshold": model.threshold}
+        extra_path = extra or (None if dataset else default_dataset("scope_train.jsonl"))
+        if extra_path is not None and "heldout" in Path(extra_path).name:
+            raise InvalidInputError("refusing to train on a held-out file")
+        practice = load_jsonl(extra_path, ("user_input", "in_scope")) if extra_path else []
+        with err.status(f"Answering {len(rows) + len(practice)} questions..."):
+            feats, correct, scope = _confidence_rows(c.extractive, rows + practice)
+        # the scope model was fitted on the practice questions: read its out-of-fold probabilities
+        out_of_fold = c.scope_model.fitted.get("out_of_fold", {})
+        for f, row in zip(feats[len(rows):], practice):
+            f["in_scope"] = out_of_fold.get(row["user_input"], f["in_scope"])
+        # the factors and the threshold learn from all questions; the final calibration from the dev
+        # questions alone, which read most like the store's customers
+        model = fit(feats, correct, scope, isotonic=isotonic, calibrate=[True] * len(rows) + [False] * len(practice))
+        model.report = {"dev_rows": len(rows), "extra_rows": len(practice), "positives": sum(correct),
+                        "threshold": model.threshold}
         target = out_file or (c.models_dir / "confidence.json")
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_text(model.to_json() + "\n", encoding="utf-8")
-    err.print(f"fitted on {len(rows)} dev rows ({sum(correct)} right answers); threshold {model.threshold:.3f}; wrote {target}")
+    err.print(f"fitted on {len(rows)} dev rows and {len(practice)} practice questions ({sum(correct)} right answers); "
+              f"threshold {model.threshold:.3f}; wrote {target}")
+
+
+def _confidence_rows(answerer, rows: list[dict]) -> tuple[list[dict], list[bool], list[bool]]:
+    """Features of each question's would-be answer, whether its first source is right, whether in scope."""
+    from evals.metrics import source_matches
+
+    feats, correct, scope = [], [], []
+    for row in rows:
+        hits, sel, f = answerer.analyze(row["user_input"])
+        feats.append(f)
+        top = hits[sel.sentences[0][1]].source if sel.sentences else ""
+        in_scope = bool(row.get("in_scope", True))
+        scope.append(in_scope)
+        correct.append(in_scope and any(source_matches(top, e) for e in row.get("expected_sources", [])))
+    return feats, correct, scope
 
 
 # --- triage -----------------------------------------------------------------------------------
@@ -374,6 +393,41 @@ def orders_import(csv_file: Annotated[Path, typer.Argument(help="CSV with order_
     with handled():
         n = container().orders.import_csv(csv_file)
     err.print(f"imported {n} orders")
+
+
+@train_app.command("scope")
+def train_scope(
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", help='JSONL of {"user_input", "in_scope"} (default: the shipped scope, message and dev retrieval sets).')] = None,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Where to write (default DATA_DIR/models/scope.joblib).")] = None,
+) -> None:
+    """Fit the in-scope model (is a message about the store's documents?); run `train confidence` after it.
+
+    The knowledge base's own FAQ questions and section headings are added as in-scope examples.
+    """
+    import joblib
+
+    with handled():
+        from evals.datasets import scope_training_rows
+        from triage.scope import cross_validated, fit, knowledge_base_phrases
+
+        rows = scope_training_rows(dataset)
+        c = container()
+        c.ensure_sample_store()
+        rows += [(t, True) for t in knowledge_base_phrases(c.index.chunks.values())]
+        texts, labels = [t for t, _ in rows], [y for _, y in rows]
+        with err.status(f"Embedding {len(rows)} messages and fitting..."):
+            vectors = c.local_embedder.embed_documents(texts)
+            oof = cross_validated(texts, labels, vectors)
+            fitted = fit(texts, labels, vectors)
+        right = sum((p >= 0.5) == y for p, y in zip(oof, labels))
+        fitted["cv_accuracy"] = right / len(rows)
+        # what the model says of its own training messages when it has not seen them: `train
+        # confidence` calibrates on these messages too, and must not read in-sample probabilities
+        fitted["out_of_fold"] = {t: float(p) for t, p in zip(texts, oof)}
+        target = out_file or (c.models_dir / "scope.joblib")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(fitted, target, compress=3)
+    err.print(f"fitted on {len(rows)} messages ({sum(labels)} in scope); 5-fold accuracy {right / len(rows):.3f}; wrote {target}")
 
 
 @train_app.command("classifier")

@@ -79,7 +79,15 @@ class Container:
     def extractive(self):
         from triage.answers import ExtractiveAnswerer
 
-        return ExtractiveAnswerer(self.searcher, self.confidence_model, abstain_below=self.settings.abstain_below)
+        return ExtractiveAnswerer(self.searcher, self.confidence_model, abstain_below=self.settings.abstain_below,
+                                  scope=self.scope_model)
+
+    @cached_property
+    def scope_model(self):
+        from triage.scope import ScopeModel
+
+        fitted = self.models_dir / "scope.joblib"
+        return ScopeModel(self.local_embedder, path=fitted if fitted.exists() else None)
 
     @cached_property
     def answerer(self):

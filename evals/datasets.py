@@ -36,3 +36,37 @@ def select_split(rows: list[dict], split: str) -> list[dict]:
     if split == "all":
         return rows
     return [r for r in rows if r.get("split", "heldout") == split]
+
+
+# Messages whose intent is a store-policy or order question count as in scope for the scope model;
+# "other" (chit-chat, other shops, injection) as out of scope. Greetings, complaints and requests
+# for a person are neither: the answerer is not what handles them.
+SCOPE_IN_INTENTS = {"order_status", "shipping", "returns", "refund", "cancel_or_change_order", "payment_or_billing_issue",
+                    "damaged_or_wrong_item", "product_question", "promotions_and_gift_cards", "account"}
+
+
+def scope_training_rows(path: Path | None = None) -> list[tuple[str, bool]]:
+    """(message, in scope) rows to fit the scope model on.
+
+    With ``path``: that JSONL file of ``{"user_input" or "message", "in_scope"}``. Without: the shipped
+    ``scope_train.jsonl``, the training messages (by intent) and the dev retrieval questions. The
+    answers dataset is left out on purpose: its dev rows calibrate the confidence that reads this
+    model's output, and its held-out rows are never trained on.
+    """
+    if path is not None:
+        if "heldout" in Path(path).name:
+            raise InvalidInputError("refusing to train on a held-out file")
+        rows = load_jsonl(path, ("in_scope",))
+        out = []
+        for n, r in enumerate(rows, 1):
+            text = r.get("user_input", r.get("message"))
+            if not isinstance(text, str) or not isinstance(r["in_scope"], bool):
+                raise InvalidInputError(f"{path} row {n}: needs a text 'user_input' (or 'message') and a boolean 'in_scope'")
+            out.append((text, r["in_scope"]))
+        return out
+    out = [(r["user_input"], bool(r["in_scope"])) for r in load_jsonl(default_dataset("scope_train.jsonl"), ("user_input", "in_scope"))]
+    for r in load_jsonl(default_dataset("messages_train.jsonl"), ("message", "intent")):
+        if r["intent"] in SCOPE_IN_INTENTS or r["intent"] == "other":
+            out.append((r["message"], r["intent"] != "other"))
+    out += [(r["user_input"], True) for r in select_split(load_jsonl(default_dataset("retrieval.jsonl"), ("user_input",)), "dev")]
+    return out

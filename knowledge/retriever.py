@@ -61,11 +61,13 @@ class HybridSearcher:
         query = (query or "").strip()
         if not query:
             return []
+        return self.search_with_vector(query, self.embed_query(query), k)
+
+    def embed_query(self, query: str) -> np.ndarray:
         if not self._checked:
             self.index.check_searchable()
             self._checked = True
-        qvec = self.index.embedder.embed_query(self.dense_query(query))
-        return self.search_with_vector(query, qvec, k)
+        return self.index.embedder.embed_query(self.dense_query(query))
 
     def dense_query(self, query: str) -> str:
         """The dense side reads the typo-repaired query too ("retrun" -> "return")."""

@@ -123,11 +123,18 @@ def confidence_model():
     return ConfidenceModel.load()
 
 
+@pytest.fixture(scope="session")
+def scope_model(embedder):
+    from triage.scope import ScopeModel
+
+    return ScopeModel(embedder)
+
+
 @pytest.fixture
-def extractive(searcher, confidence_model):
+def extractive(searcher, confidence_model, scope_model):
     from triage.answers import ExtractiveAnswerer
 
-    return ExtractiveAnswerer(searcher, confidence_model)
+    return ExtractiveAnswerer(searcher, confidence_model, scope=scope_model)
 
 
 @pytest.fixture(scope="session")

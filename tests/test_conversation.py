@@ -11,8 +11,8 @@ from triage.redact import redact
 from triage.state import State
 
 # store topics the sample documents do not cover
-UNANSWERABLE = ["whats the carbon footprint of your parkas", "is the parka fabric recycled",
-                "does the parka come with a hood"]
+UNANSWERABLE = ["whats the carbon footprint of your parkas", "how many grams of down are in the summit parka",
+                "is the tent fabric fire retardant"]
 
 
 def test_three_strikes_hands_off_on_the_third_abstention(make_assistant):

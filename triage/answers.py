@@ -16,6 +16,7 @@ import prompts
 from knowledge.text import STOPWORDS, stem, tokenize
 
 ABSTAIN_TEXT = prompts.load("no_answer").text.strip()
+OUT_OF_SCOPE_TEXT = prompts.load("out_of_scope").text.strip()  # abstaining because the question is not about the store
 MAX_ANSWER_SENTENCES = 3
 MAX_ANSWER_WORDS = 90
 
@@ -42,6 +43,7 @@ class Answer:
     sentences: list[tuple[str, list[int]]] = field(default_factory=list)  # (sentence, citation numbers)
     features: dict[str, float] = field(default_factory=dict)
     note: str = ""  # why a fallback happened, for logs
+    candidate_source: str = ""  # the source the answer would have cited first (what confidence is about)
     prompt_tokens: int = 0  # LLM usage (tiktoken count), 0 offline
     completion_tokens: int = 0
 
@@ -113,11 +115,27 @@ class Selection:
 class ExtractiveAnswerer:
     """Chooses verbatim sentences from the top hits; no model, no network."""
 
-    def __init__(self, searcher, confidence_model, k: int = 5, abstain_below: float | None = None):
+    def __init__(self, searcher, confidence_model, k: int = 5, abstain_below: float | None = None, scope=None):
         self.searcher = searcher
         self.confidence = confidence_model
+        self.scope = scope  # triage.scope.ScopeModel, or None (the feature then reads as in scope)
         self.k = k
         self.threshold = confidence_model.threshold if abstain_below is None else abstain_below
+
+    def retrieve(self, question: str) -> tuple[list, object]:
+        """The hits and the query vector they were found with (the scope model reads the same vector)."""
+        question = (question or "").strip()
+        if not question:
+            return [], None
+        vector = self.searcher.embed_query(question)
+        return self.searcher.search_with_vector(question, vector, self.k), vector
+
+    def in_scope(self, question: str, vector=None) -> float:
+        if self.scope is None:
+            return 1.0
+        if vector is not None and self.scope.embedder is not self.searcher.index.embedder:
+            vector = None  # the index uses another embedder; the scope model reads its own vectors
+        return self.scope.probability(question, vector)
 
     # the lexical index knows the corpus' vocabulary and IDF; used for question terms
     @property
@@ -152,9 +170,16 @@ class ExtractiveAnswerer:
             count += 1
         return count
 
-    def features(self, question: str, hits: list, selection: Selection) -> dict[str, float]:
+    def features(self, question: str, hits: list, selection: Selection, vector=None) -> dict[str, float]:
         return self.confidence.features(question, hits, selection, self.question_terms(question),
-                                        self.foreign_terms(question))
+                                        self.foreign_terms(question), self.in_scope(question, vector))
+
+    def analyze(self, question: str, hits: list | None = None, vector=None) -> tuple[list, Selection, dict[str, float]]:
+        """Retrieve (unless given hits), choose sentences, and describe both for the confidence model."""
+        if hits is None:
+            hits, vector = self.retrieve(question)
+        selection = self.select(question, hits)
+        return hits, selection, self.features(question, hits, selection, vector)
 
     def select(self, question: str, hits: list) -> Selection:
         q = self.question_terms(question)
@@ -192,15 +217,18 @@ class ExtractiveAnswerer:
         coverage = sum(w for t, w in q.items() if t in covered) / total
         return Selection([(c[3], c[1]) for c in chosen], coverage, best[0])
 
-    def answer(self, question: str, hits: list | None = None) -> Answer:
+    def answer(self, question: str, hits: list | None = None, vector=None) -> Answer:
         question = (question or "").strip()
-        hits = self.searcher.search(question, self.k) if hits is None else hits
-        selection = self.select(question, hits)
-        feats = self.features(question, hits, selection)
+        hits, selection, feats = self.analyze(question, hits, vector)
         confidence = self.confidence.predict(feats)
+        candidate = hits[selection.sentences[0][1]].source if selection.sentences else ""
         if not hits or not selection.sentences or confidence < self.threshold:
-            return Answer(ABSTAIN_TEXT, [], confidence, True, mode="abstain", features=feats)
-        return compose(selection.sentences, hits, confidence, feats)
+            off_topic = self.confidence.scope_probability(feats) < 0.5
+            return Answer(OUT_OF_SCOPE_TEXT if off_topic else ABSTAIN_TEXT, [], confidence, True, mode="abstain",
+                          features=feats, candidate_source=candidate, note="out of scope" if off_topic else "")
+        answer = compose(selection.sentences, hits, confidence, feats)
+        answer.candidate_source = candidate
+        return answer
 
 
 def compose(sentences: list[tuple[str, int]], hits: list, confidence: float, feats: dict, mode: str = "extractive") -> Answer:

@@ -1,9 +1,22 @@
-"""Calibrated answer confidence.
+"""Calibrated answer confidence: P(the question is about the store) x P(the answer is right if it is).
 
-Features describe how well retrieval and the chosen sentences cover the question; a logistic
-regression (Platt scaling) maps them to the probability that the reply is right, optionally followed
-by isotonic regression. The fitted parameters are plain JSON: shipped in the package
-(``triage/data/confidence.json``) and refitted with ``triage train confidence`` into the data dir.
+Two questions decide whether a reply can be trusted, and they fail in different ways:
+
+* **in scope?** "how long does etsy take to refund" retrieves the refunds page as well as any real
+  question does. The scope model (:mod:`triage.scope`) reads the message; its probability is
+  Platt-recalibrated here on the dev questions (in scope or not).
+* **right, given in scope?** Features of retrieval and of the chosen sentences (scores, margin,
+  how much of the question they cover, words the documents never use) go through a logistic
+  regression fitted on the in-scope dev questions only, with "top citation is a right source" as
+  the label.
+
+A final Platt step (or isotonic regression) maps the product to a calibrated probability. They are
+fitted on the dev questions plus labelled practice questions (``scope_train.jsonl``: store
+questions with their sources, store questions the documents do not answer, other shops,
+chit-chat, abuse), whose scope probabilities are the scope model's out-of-fold ones. The fitted
+parameters are
+plain JSON: shipped in the package (``triage/data/confidence.json``) and refitted with ``triage
+train confidence`` into the data dir.
 """
 
 from __future__ import annotations
@@ -18,6 +31,7 @@ FEATURES = (
     "top_score", "top_dense", "top_lexical", "margin", "coverage", "best_sentence", "known_ratio",
     "n_terms", "top2_same_source", "foreign_terms",
 )
+SCOPE_FEATURE = "in_scope"  # P(in scope) from the scope model; recalibrated, multiplied in
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -31,6 +45,10 @@ class ConfidenceModel:
     scale: list[float] = field(default_factory=lambda: [1.0] * len(FEATURES))
     coef: list[float] = field(default_factory=lambda: [3.0, 4.0, 1.0, 2.0, 3.0, 1.0, 2.0, 0.0, 0.0, -2.0])
     intercept: float = -4.5
+    scope_a: float = 1.0  # Platt scaling of the scope model's log-odds
+    scope_b: float = 0.0
+    final_a: float = 1.0  # Platt scaling of the product's log-odds, fitted on the dev rows
+    final_b: float = 0.0
     threshold: float = DEFAULT_THRESHOLD
     isotonic_x: list[float] = field(default_factory=list)
     isotonic_y: list[float] = field(default_factory=list)
@@ -38,7 +56,8 @@ class ConfidenceModel:
 
     # -- features ---------------------------------------------------------------------------
     @staticmethod
-    def features(question: str, hits: list, selection, q_terms: dict[str, float], foreign: int = 0) -> dict[str, float]:
+    def features(question: str, hits: list, selection, q_terms: dict[str, float], foreign: int = 0,
+                 in_scope: float = 1.0) -> dict[str, float]:
         n_terms = len(q_terms)
         known = sum(1 for w in q_terms.values() if w > 0)
         top = hits[0] if hits else None
@@ -54,17 +73,27 @@ class ConfidenceModel:
             "n_terms": math.log1p(n_terms),
             "top2_same_source": 1.0 if top and second and top.source == second.source else 0.0,
             "foreign_terms": float(min(foreign, 3)),
+            "in_scope": in_scope,
         }
 
     # -- prediction ---------------------------------------------------------------------------
-    def raw(self, feats: dict[str, float]) -> float:
+    def answer_probability(self, feats: dict[str, float]) -> float:
+        """P(right | in scope), from retrieval and sentence features."""
         z = self.intercept
         for name, m, s, c in zip(FEATURES, self.mean, self.scale, self.coef):
             z += c * (feats.get(name, 0.0) - m) / (s or 1.0)
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return _sigmoid(z)
+
+    def scope_probability(self, feats: dict[str, float]) -> float:
+        return _sigmoid(self.scope_a * _logit(feats.get(SCOPE_FEATURE, 1.0)) + self.scope_b)
+
+    def raw(self, feats: dict[str, float]) -> float:
+        return self.scope_probability(feats) * self.answer_probability(feats)
 
     def predict(self, feats: dict[str, float]) -> float:
         p = self.raw(feats)
+        if (self.final_a, self.final_b) != (1.0, 0.0):
+            p = _sigmoid(self.final_a * _logit(p) + self.final_b)
         if self.isotonic_x:
             p = _interp(p, self.isotonic_x, self.isotonic_y)
         return max(0.0, min(1.0, p))
@@ -72,7 +101,9 @@ class ConfidenceModel:
     # -- persistence --------------------------------------------------------------------------
     def to_json(self) -> str:
         return json.dumps({"features": list(FEATURES), "mean": self.mean, "scale": self.scale, "coef": self.coef,
-                           "intercept": self.intercept, "threshold": self.threshold,
+                           "intercept": self.intercept, "scope_a": self.scope_a, "scope_b": self.scope_b,
+                           "final_a": self.final_a, "final_b": self.final_b,
+                           "threshold": self.threshold,
                            "isotonic_x": self.isotonic_x, "isotonic_y": self.isotonic_y, "report": self.report},
                           indent=2)
 
@@ -84,8 +115,18 @@ class ConfidenceModel:
         data = json.loads(p.read_text(encoding="utf-8"))
         if data.get("features") != list(FEATURES):
             return cls()  # fitted for another feature set: fall back to defaults rather than mis-predict
-        return cls(data["mean"], data["scale"], data["coef"], data["intercept"], data["threshold"],
-                   data.get("isotonic_x", []), data.get("isotonic_y", []), data.get("report", {}))
+        return cls(data["mean"], data["scale"], data["coef"], data["intercept"], data.get("scope_a", 1.0),
+                   data.get("scope_b", 0.0), data.get("final_a", 1.0), data.get("final_b", 0.0), data["threshold"], data.get("isotonic_x", []), data.get("isotonic_y", []),
+                   data.get("report", {}))
+
+
+def _sigmoid(z: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-6), 1 - 1e-6)
+    return math.log(p / (1 - p))
 
 
 def _interp(x: float, xs: list[float], ys: list[float]) -> float:
@@ -106,28 +147,45 @@ def _interp(x: float, xs: list[float], ys: list[float]) -> float:
     return ys[lo] + t * (ys[hi] - ys[lo])
 
 
-def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool], isotonic: bool = False) -> ConfidenceModel:
-    """Fit Platt-style logistic regression on dev rows and choose the abstention threshold.
+def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool], isotonic: bool = False,
+        calibrate: list[bool] | None = None) -> ConfidenceModel:
+    """Fit both factors, calibrate their product and choose the abstention threshold.
 
-    The threshold maximises answered-right on in-scope plus abstention on out-of-scope questions
-    (the two things a customer notices), computed on the same dev rows.
+    ``rows`` are labelled questions, in scope or not (their ``in_scope`` feature must come from a
+    scope model that was not trained on them). The scope factor learns from all of them, the answer
+    factor from the in-scope ones (right top citation or not); a final Platt step (or isotonic)
+    calibrates the product. The threshold maximises answered-right on in-scope plus abstention on
+    out-of-scope questions (the two things a customer notices), over all rows: the more kinds of
+    off-topic message it sees, the better. With ``calibrate``, only the rows it marks (the questions
+    most like the customers') are used for the final step.
     """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    X = np.array([[r[f] for f in FEATURES] for r in rows], dtype=float)
-    y = np.array(correct, dtype=int)
+    ins = [i for i, s in enumerate(in_scope) if s]
+    X = np.array([[rows[i][f] for f in FEATURES] for i in ins], dtype=float)
+    y = np.array([correct[i] for i in ins], dtype=int)
     mean, scale = X.mean(axis=0), X.std(axis=0)
     scale[scale == 0] = 1.0
     lr = LogisticRegression(C=1.0, max_iter=1000).fit((X - mean) / scale, y)
     model = ConfidenceModel(mean.tolist(), scale.tolist(), lr.coef_[0].tolist(), float(lr.intercept_[0]))
+    if len(set(in_scope)) == 2:
+        z = np.array([[_logit(r.get(SCOPE_FEATURE, 1.0))] for r in rows])
+        platt = LogisticRegression(C=1.0, max_iter=1000).fit(z, np.array(in_scope, dtype=int))
+        model.scope_a, model.scope_b = float(platt.coef_[0][0]), float(platt.intercept_[0])
+    keep = [i for i, k in enumerate(calibrate) if k] if calibrate is not None else range(len(rows))
+    cal_rows, cal_correct = [rows[i] for i in keep], np.array([correct[i] for i in keep], dtype=int)
     if isotonic:
         from sklearn.isotonic import IsotonicRegression
 
-        raw = np.array([model.raw(r) for r in rows])
-        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, y)
+        raw = np.array([model.raw(r) for r in cal_rows])
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, cal_correct)
         model.isotonic_x = [float(v) for v in iso.X_thresholds_]
         model.isotonic_y = [float(v) for v in iso.y_thresholds_]
+    elif len(set(cal_correct)) == 2:
+        z = np.array([[_logit(model.raw(r))] for r in cal_rows])
+        final = LogisticRegression(C=1.0, max_iter=1000).fit(z, cal_correct)
+        model.final_a, model.final_b = float(final.coef_[0][0]), float(final.intercept_[0])
     probs = [model.predict(r) for r in rows]
     n_in = sum(in_scope) or 1
     n_out = (len(in_scope) - sum(in_scope)) or 1

@@ -55,8 +55,10 @@ class LLMAnswerer:
                 {"role": "user", "content": self.user.render(context=blocks, question=question)}]
 
     def answer(self, question: str, hits: list | None = None) -> Answer:
-        hits = self.extractive.searcher.search(question, self.extractive.k) if hits is None else hits
-        base = self.extractive.answer(question, hits)
+        vector = None
+        if hits is None:
+            hits, vector = self.extractive.retrieve(question)
+        base = self.extractive.answer(question, hits, vector)
         if base.abstained:
             return base
         context = pack_context(hits, self.max_context_tokens)
@@ -106,8 +108,8 @@ class LLMAnswerer:
         Falls back to the extractive answer (sent whole) when the model fails before anything was
         released; after that, unsupported sentences are simply not sent.
         """
-        hits = self.extractive.searcher.search(question, self.extractive.k)
-        base = self.extractive.answer(question, hits)
+        hits, vector = self.extractive.retrieve(question)
+        base = self.extractive.answer(question, hits, vector)
         if base.abstained:
             yield base.text
             return

@@ -53,7 +53,7 @@ def run(ctx: EvalContext, dataset: Path | None = None) -> SuiteResult:
     answerer = ctx.answerer
     chunks = answerer.extractive.searcher.index.chunks if hasattr(answerer, "extractive") else answerer.searcher.index.chunks
     embedder = ctx.extra.get("embedder")
-    items, latencies, confidences, correct = [], [], [], []
+    items, latencies, confidences, correct, replied_right = [], [], [], [], []
     for n, row in enumerate(rows, 1):
         q = row["user_input"]
         in_scope = bool(row.get("in_scope", True))
@@ -65,8 +65,13 @@ def run(ctx: EvalContext, dataset: Path | None = None) -> SuiteResult:
         top_ok = bool(ans.citations) and any(M.source_matches(ans.citations[0].source, e) for e in row.get("expected_sources", []))
         any_ok = any(M.source_matches(c.source, e) for c in ans.citations for e in row.get("expected_sources", []))
         right = in_scope and not ans.abstained and top_ok
+        # Confidence is the probability that the answer is right, computed before the abstention
+        # decision; an abstention is scored on the answer it held back (its first source).
+        candidate_ok = top_ok if not ans.abstained else any(
+            M.source_matches(ans.candidate_source, e) for e in row.get("expected_sources", []))
         confidences.append(ans.confidence)
-        correct.append(bool(in_scope and top_ok))
+        correct.append(bool(in_scope and candidate_ok))
+        replied_right.append(bool(right))
         item = {
             "id": row["id"], "split": row.get("split", ""), "question": q, "in_scope": in_scope,
             "answer": ans.text, "mode": ans.mode, "abstained": ans.abstained, "confidence": round(ans.confidence, 4),
@@ -106,6 +111,7 @@ def run(ctx: EvalContext, dataset: Path | None = None) -> SuiteResult:
         "replies_with_absent_sentence": sum(1 for i in answered_all if i["absent_sentences"]),
         "unsupported_sentences": sum(len(i.get("unsupported_sentences", [])) for i in items),
         "ece": M.expected_calibration_error(confidences, correct),
+        "ece_replies": M.expected_calibration_error(confidences, replied_right),  # abstentions counted as wrong
         "threshold": getattr(answerer, "threshold", float("nan")),
         "answer_tokens_mean": M.mean([i["answer_tokens"] for i in answered_all]) if answered_all else 0.0,
         "prompt_tokens_mean": M.mean([i["prompt_tokens"] for i in items]),

@@ -1,0 +1,116 @@
+"""Is this message something the store's documents are about? P(in scope) for the answer's confidence.
+
+Retrieval always returns *something*: "what's the weather in portland tomorrow" lands on the
+contact page, "how long does etsy take to refund" on the refunds FAQ. Word overlap cannot tell
+those apart from real policy questions, so a small logistic regression reads the message itself:
+its MiniLM sentence vector (the same vector the search just computed, so it costs nothing extra)
+plus word and character n-grams. It is trained on customer messages labelled in scope (store
+policy, orders) or not (other shops and brands, general chit-chat and knowledge, store topics the
+documents do not cover, injection and abuse), and its probability is one feature of the calibrated
+confidence (:mod:`triage.confidence`), not a verdict of its own.
+
+The fitted model ships in the package (``triage/data/scope.joblib``); ``triage train scope``
+refits it, for a store with other documents, into the data dir.
+"""
+
+from __future__ import annotations
+
+import re
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+EMBED_WEIGHT = 2.0
+
+
+def shipped_model_path() -> Path:
+    return Path(str(resources.files("triage") / "data" / "scope.joblib"))
+
+
+def _features(texts: list[str], vectors, word, char):
+    from scipy import sparse
+
+    emb = np.asarray(vectors, dtype=np.float32) * EMBED_WEIGHT
+    return sparse.hstack([sparse.csr_matrix(emb), word.transform(texts), char.transform(texts)]).tocsr()
+
+
+class ScopeModel:
+    """P(in scope) of a message; reads vectors of the local embedder it was trained on."""
+
+    def __init__(self, embedder, fitted: dict | None = None, path: Path | None = None):
+        self.embedder = embedder
+        if fitted is None:
+            import joblib
+
+            p = Path(path) if path else shipped_model_path()
+            if not p.exists():
+                from triage.errors import ConfigurationError
+
+                raise ConfigurationError(f"no fitted scope model at {p}; run `triage train scope`")
+            fitted = joblib.load(p)
+        self.fitted = fitted
+
+    def probabilities(self, texts: list[str], vectors=None) -> np.ndarray:
+        if not texts:
+            return np.zeros(0)
+        vectors = self.embedder.embed_documents(texts) if vectors is None else np.asarray(vectors)
+        X = _features(texts, vectors, self.fitted["word"], self.fitted["char"])
+        head = self.fitted["head"]
+        return head.predict_proba(X)[:, list(head.classes_).index(True)]
+
+    def probability(self, text: str, vector=None) -> float:
+        return float(self.probabilities([text], None if vector is None else np.asarray([vector]))[0])
+
+
+_FAQ_QUESTION = re.compile(r"^\s*(?:Q:\s*)?(.{8,200}\?)\s*$")
+
+
+def knowledge_base_phrases(chunks) -> list[str]:
+    """What the store's own documents are about, in their words: FAQ questions and section headings.
+
+    They are in scope by definition and carry the store's vocabulary (its programme names, its
+    product lines), which no hand-written training set can know for every store.
+    """
+    out: set[str] = set()
+    for chunk in chunks:
+        leaf = chunk.section.split(">")[-1].strip()
+        if len(leaf.split()) >= 2:
+            out.add(leaf)
+        for line in chunk.text.splitlines():
+            m = _FAQ_QUESTION.match(line) if line.lstrip().startswith("Q:") else None
+            if m:
+                out.add(m.group(1).strip())
+    return sorted(out)
+
+
+def fit(texts: list[str], in_scope: list[bool], vectors: np.ndarray, C: float = 2.0) -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    if len(set(in_scope)) < 2:
+        from triage.errors import InvalidInputError
+
+        raise InvalidInputError("scope training needs both in-scope and out-of-scope messages")
+    word = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, lowercase=True, max_features=20000)
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, lowercase=True,
+                           max_features=30000)
+    word.fit(texts)
+    char.fit(texts)
+    X = _features(texts, vectors, word, char)
+    head = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(X, list(map(bool, in_scope)))
+    return {"word": word, "char": char, "head": head, "version": 1, "rows": len(texts),
+            "in_scope": int(sum(map(bool, in_scope)))}
+
+
+def cross_validated(texts: list[str], in_scope: list[bool], vectors: np.ndarray, C: float = 2.0, folds: int = 5) -> np.ndarray:
+    """Out-of-fold P(in scope) for every row: how the model does on messages it has not seen."""
+    from sklearn.model_selection import StratifiedKFold
+
+    out = np.zeros(len(texts))
+    y = np.array(list(map(bool, in_scope)))
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=0).split(texts, y):
+        fold = fit([texts[i] for i in train], y[train].tolist(), vectors[train], C)
+        model = ScopeModel(None, fold)
+        out[test] = model.probabilities([texts[i] for i in test], vectors[test])
+    return out
