@@ -70,6 +70,7 @@ def main() -> None:
     from knowledge.retriever import HybridSearcher
     from triage.answers import ExtractiveAnswerer
     from triage.confidence import ConfidenceModel
+    from triage.scope import ScopeModel
 
     tmp = Path(tempfile.mkdtemp(prefix="triage-bench-"))
     try:
@@ -101,7 +102,8 @@ def main() -> None:
         store = KnowledgeIndex(tmp / "data-sample", embedder)
         Ingestor(store).ingest([str(tmp / "docs")])
         searcher = HybridSearcher(store)
-        answerer = ExtractiveAnswerer(searcher, ConfidenceModel.load())
+        # as `triage ask` runs it: the scope model reads the vector the search computed
+        answerer = ExtractiveAnswerer(searcher, ConfidenceModel.load(), scope=ScopeModel(embedder))
         rows = [json.loads(line) for line in (REPO / "evals" / "datasets" / "retrieval.jsonl").open()]
         queries = [r["user_input"] for r in rows][: args.queries]
         collection = store.vectors.collection

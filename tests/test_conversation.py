@@ -156,3 +156,15 @@ def test_redaction(raw, clean):
 )
 def test_classifier_reads_support_chat_not_just_a_lexicon(classifier, message, field, expected):
     assert getattr(classifier.classify(message), field) == expected
+
+
+def test_summary_issue_is_what_the_chat_is_about_not_an_opening_aside():
+    from triage.summary import Turn, build_summary
+
+    turns = [Turn("customer", "whats the weather in portland today", intent="other"),
+             Turn("bot", "That's outside what I can help with here.", abstained=True),
+             Turn("customer", "where is my order JP-10234, it was due monday", intent="order_status"),
+             Turn("customer", "this is the third time I ask!!!", intent="order_status", sentiment="negative")]
+    summary = build_summary(turns, [{"code": "frustration", "detail": "third time"}], "high")
+    assert summary.fields["issue"].startswith("where is my order JP-10234")
+    assert summary.fields["intent"] == "order_status"

@@ -96,8 +96,10 @@ def build_summary(turns: list[Turn], reasons: list[dict], priority: str, high_st
     details = extract_details([t.text for t in customer])
     intent = dominant_intent(turns)
     substantive = [t for t in customer if _is_substantive(t)]
-    issue_turn = next((t for t in substantive if t.intent not in ("greeting_or_thanks", "human_request")),
-                      substantive[0] if substantive else (customer[0] if customer else None))
+    # the issue is the first message about what the chat is mostly about, not an opening aside
+    fallback = next((t for t in substantive if t.intent not in ("greeting_or_thanks", "human_request")),
+                    substantive[0] if substantive else (customer[0] if customer else None))
+    issue_turn = next((t for t in substantive if t.intent == intent), fallback)
     issue = _trim(redact(issue_turn.text), 25) if issue_turn else "(no message)"
     quotes = [_trim(redact(t.text)) for t in substantive]
     if len(quotes) > MAX_QUOTES:  # keep the first and the latest messages: how it started, where it is
