@@ -200,7 +200,7 @@ def train_confidence(
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="answers JSONL (default: the sample store's).")] = None,
     extra: Annotated[Optional[Path], typer.Option("--extra", help='Practice questions calibrated on too: JSONL of {"user_input", "in_scope", "expected_sources"} (default with the sample store: scope_train.jsonl).')] = None,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Where to write (default DATA_DIR/models/confidence.json).")] = None,
-    isotonic: Annotated[bool, typer.Option("--isotonic/--no-isotonic", help="Isotonic (default) or Platt final calibration.")] = True,
+    isotonic: Annotated[bool, typer.Option("--isotonic/--no-isotonic", help="Isotonic instead of Platt for the final calibration.")] = False,
 ) -> None:
     """Calibrate answer confidence on the dev split of an answers dataset (held-out rows never used)."""
     with handled():

@@ -157,7 +157,8 @@ def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool],
     calibrates the product. The threshold maximises answered-right on in-scope plus abstention on
     out-of-scope questions (the two things a customer notices), over all rows: the more kinds of
     off-topic message it sees, the better. With ``calibrate``, only the rows it marks (the questions
-    most like the customers') are used for the final step.
+    most like the customers', with their share of off-topic ones) calibrate the scope factor and the
+    product; the answer factor and the threshold still learn from all rows.
     """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -169,12 +170,13 @@ def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool],
     scale[scale == 0] = 1.0
     lr = LogisticRegression(C=1.0, max_iter=1000).fit((X - mean) / scale, y)
     model = ConfidenceModel(mean.tolist(), scale.tolist(), lr.coef_[0].tolist(), float(lr.intercept_[0]))
-    if len(set(in_scope)) == 2:
-        z = np.array([[_logit(r.get(SCOPE_FEATURE, 1.0))] for r in rows])
-        platt = LogisticRegression(C=1.0, max_iter=1000).fit(z, np.array(in_scope, dtype=int))
-        model.scope_a, model.scope_b = float(platt.coef_[0][0]), float(platt.intercept_[0])
     keep = [i for i, k in enumerate(calibrate) if k] if calibrate is not None else range(len(rows))
     cal_rows, cal_correct = [rows[i] for i in keep], np.array([correct[i] for i in keep], dtype=int)
+    cal_scope = np.array([in_scope[i] for i in keep], dtype=int)
+    if len(set(cal_scope)) == 2:  # P(in scope | score) depends on how many messages are off-topic: calibrate rows set it
+        z = np.array([[_logit(r.get(SCOPE_FEATURE, 1.0))] for r in cal_rows])
+        platt = LogisticRegression(C=1.0, max_iter=1000).fit(z, cal_scope)
+        model.scope_a, model.scope_b = float(platt.coef_[0][0]), float(platt.intercept_[0])
     if isotonic:
         from sklearn.isotonic import IsotonicRegression
 
