@@ -82,3 +82,13 @@ def test_train_scope_refuses_held_out_files(cli, tmp_path):
     data.write_text('{"user_input": "hi", "in_scope": true}\n')
     code, _, err = cli("train", "scope", "--dataset", str(data))
     assert code != 0 and "held-out" in err
+
+
+def test_missing_model_file_names_the_command_that_makes_it(tmp_path):
+    from triage.classifier import MessageClassifier
+    from triage.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="run `triage train scope`"):
+        ScopeModel(None, path=tmp_path / "scope.joblib")
+    with pytest.raises(ConfigurationError, match="run `triage train classifier`"):
+        MessageClassifier(None, path=tmp_path / "classifier.joblib")

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
+from triage.fitted import load_fitted
+
 INTENTS = (
     "order_status", "shipping", "returns", "refund", "cancel_or_change_order", "payment_or_billing_issue",
     "damaged_or_wrong_item", "product_question", "promotions_and_gift_cards", "account", "complaint",
@@ -232,16 +234,8 @@ class MessageClassifier:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self.vader = SentimentIntensityAnalyzer()
-        if fitted is None:
-            import joblib
-
-            p = Path(path) if path else shipped_model_path()
-            if not p.exists():
-                from triage.errors import ConfigurationError
-
-                raise ConfigurationError(f"no fitted classifier at {p}; run `triage train classifier`")
-            fitted = joblib.load(p)
-        self.fitted = fitted
+        self.fitted = fitted if fitted is not None else load_fitted(path, shipped_model_path(), "classifier",
+                                                                    "triage train classifier")
 
     # -- features ------------------------------------------------------------------------------
     @staticmethod

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from triage.fitted import load_fitted
+
 EMBED_WEIGHT = 2.0
 
 
@@ -40,16 +42,8 @@ class ScopeModel:
 
     def __init__(self, embedder, fitted: dict | None = None, path: Path | None = None):
         self.embedder = embedder
-        if fitted is None:
-            import joblib
-
-            p = Path(path) if path else shipped_model_path()
-            if not p.exists():
-                from triage.errors import ConfigurationError
-
-                raise ConfigurationError(f"no fitted scope model at {p}; run `triage train scope`")
-            fitted = joblib.load(p)
-        self.fitted = fitted
+        self.fitted = fitted if fitted is not None else load_fitted(path, shipped_model_path(), "scope model",
+                                                                    "triage train scope")
 
     def probabilities(self, texts: list[str], vectors=None) -> np.ndarray:
         if not texts:
