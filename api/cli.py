@@ -204,16 +204,14 @@ def train_confidence(
 ) -> None:
     """Calibrate answer confidence on the dev split of an answers dataset (held-out rows never used)."""
     with handled():
-        from evals.datasets import default_dataset, load_jsonl, select_split
+        from evals.datasets import default_dataset, load_jsonl, refuse_heldout, select_split
         from triage.confidence import fit
 
         c = container()
         c.ensure_sample_store()
         rows = select_split(load_jsonl(dataset or default_dataset("answers.jsonl"), ("user_input",)), "dev")
         extra_path = extra or (None if dataset else default_dataset("scope_train.jsonl"))
-        if extra_path is not None and "heldout" in Path(extra_path).name:
-            raise InvalidInputError("refusing to train on a held-out file")
-        practice = load_jsonl(extra_path, ("user_input", "in_scope")) if extra_path else []
+        practice = load_jsonl(refuse_heldout(extra_path), ("user_input", "in_scope")) if extra_path else []
         with err.status(f"Answering {len(rows) + len(practice)} questions..."):
             feats, correct, scope = _confidence_rows(c.extractive, rows + practice)
         # the scope model was fitted on the practice questions: read its out-of-fold probabilities
@@ -439,12 +437,10 @@ def train_classifier(
     import joblib
 
     with handled():
-        from evals.datasets import default_dataset, load_jsonl
+        from evals.datasets import default_dataset, load_jsonl, refuse_heldout
         from triage.classifier import fit
 
-        path = dataset or default_dataset("messages_train.jsonl")
-        if "heldout" in Path(path).name:
-            raise InvalidInputError("refusing to train on a held-out file")
+        path = refuse_heldout(dataset or default_dataset("messages_train.jsonl"))
         rows = load_jsonl(path, ("message", "intent", "sentiment", "frustrated", "human_request"))
         c = container()
         with err.status(f"Embedding {len(rows)} messages and fitting..."):

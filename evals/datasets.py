@@ -32,6 +32,13 @@ def load_jsonl(path: Path, required: tuple[str, ...] = ()) -> list[dict]:
     return rows
 
 
+def refuse_heldout(path: Path) -> Path:
+    """Training reads this file: a held-out file is refused (it exists only to measure)."""
+    if "heldout" in Path(path).name:
+        raise InvalidInputError(f"refusing to train on a held-out file ({path})")
+    return Path(path)
+
+
 def select_split(rows: list[dict], split: str) -> list[dict]:
     if split == "all":
         return rows
@@ -54,9 +61,7 @@ def scope_training_rows(path: Path | None = None) -> list[tuple[str, bool]]:
     model's output, and its held-out rows are never trained on.
     """
     if path is not None:
-        if "heldout" in Path(path).name:
-            raise InvalidInputError("refusing to train on a held-out file")
-        rows = load_jsonl(path, ("in_scope",))
+        rows = load_jsonl(refuse_heldout(path), ("in_scope",))
         out = []
         for n, r in enumerate(rows, 1):
             text = r.get("user_input", r.get("message"))

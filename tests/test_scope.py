@@ -92,3 +92,12 @@ def test_missing_model_file_names_the_command_that_makes_it(tmp_path):
         ScopeModel(None, path=tmp_path / "scope.joblib")
     with pytest.raises(ConfigurationError, match="run `triage train classifier`"):
         MessageClassifier(None, path=tmp_path / "classifier.joblib")
+
+
+@pytest.mark.parametrize("command", [("train", "classifier", "--dataset"), ("train", "confidence", "--extra")])
+def test_other_training_commands_refuse_held_out_files(cli, tmp_path, command):
+    data = tmp_path / "messages_heldout.jsonl"
+    data.write_text('{"message": "hi", "user_input": "hi", "in_scope": true}\n')
+    code, _, err = cli(*command, str(data), "--out", str(tmp_path / "m.out"))
+    assert code != 0 and "refusing to train on a held-out file" in err
+    assert not (tmp_path / "m.out").exists()
