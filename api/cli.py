@@ -428,9 +428,12 @@ def train_scope(
     err.print(f"fitted on {len(rows)} messages ({sum(labels)} in scope); 5-fold accuracy {right / len(rows):.3f}; wrote {target}")
 
 
+TRAINING_MESSAGES = ("messages_train.jsonl", "messages_train_extra.jsonl")  # the shipped classifier's data
+
+
 @train_app.command("classifier")
 def train_classifier(
-    dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Labelled messages JSONL (default: the shipped training set).")] = None,
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Labelled messages JSONL (default: the shipped training sets).")] = None,
     out_file: Annotated[Optional[Path], typer.Option("--out", help="Where to write (default DATA_DIR/models/classifier.joblib).")] = None,
 ) -> None:
     """Fit the message classifier (never on the held-out file)."""
@@ -440,8 +443,9 @@ def train_classifier(
         from evals.datasets import default_dataset, load_jsonl, refuse_heldout
         from triage.classifier import fit
 
-        path = refuse_heldout(dataset or default_dataset("messages_train.jsonl"))
-        rows = load_jsonl(path, ("message", "intent", "sentiment", "frustrated", "human_request"))
+        required = ("message", "intent", "sentiment", "frustrated", "human_request")
+        paths = [refuse_heldout(dataset)] if dataset else [default_dataset(n) for n in TRAINING_MESSAGES]
+        rows = [row for path in paths for row in load_jsonl(path, required)]
         c = container()
         with err.status(f"Embedding {len(rows)} messages and fitting..."):
             vectors = c.local_embedder.embed_documents([r["message"] for r in rows])
