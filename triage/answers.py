@@ -94,8 +94,26 @@ INJECTION = re.compile(
 )
 
 
+# A customer message that tries to steer the assistant rather than ask about the store: role-play,
+# "developer mode", asking for the system prompt, "ignore your rules". Declined whatever retrieval finds.
+MANIPULATION = re.compile(
+    r"\b(pretend|act|behave|roleplay|role-play|role play)\b.{0,20}\b(you'?re|you are|to be|as|like)\b"
+    r"|\b(you are|you're) (now|no longer)\b|\bfrom now on\b.{0,30}\b(you|reply|answer|respond|always)\b"
+    r"|\b(reveal|print|show|repeat|output|tell me|give me|paste|dump|leak)\b.{0,30}\b(system|hidden|initial|internal|secret)\b"
+    r".{0,15}\b(prompt|instructions?|rules|message|config\w*)\b"
+    r"|\b(developer|dev|god|admin|debug|sudo|dan) mode\b|\bjailbreak\w*\b|\bprompt injection\b"
+    r"|\b(ignore|disregard|forget|bypass|override)\b.{0,30}\b(instructions?|prompts?|rules|guidelines|polic(y|ies)|"
+    r"restrictions|filters?|safety)\b",
+    re.I,
+)
+
+
 def looks_like_instruction(text: str) -> bool:
     return bool(INJECTION.search(text))
+
+
+def looks_like_manipulation(text: str) -> bool:
+    return bool(INJECTION.search(text) or MANIPULATION.search(text))
 
 
 def content_terms(text: str) -> list[str]:
@@ -222,8 +240,10 @@ class ExtractiveAnswerer:
         hits, selection, feats = self.analyze(question, hits, vector)
         confidence = self.confidence.predict(feats)
         candidate = hits[selection.sentences[0][1]].source if selection.sentences else ""
+        if looks_like_manipulation(question):
+            confidence = 0.0  # no answer to "ignore your rules" is a right one
         if not hits or not selection.sentences or confidence < self.threshold:
-            off_topic = self.confidence.scope_probability(feats) < 0.5
+            off_topic = confidence == 0.0 or self.confidence.scope_probability(feats) < 0.5
             return Answer(OUT_OF_SCOPE_TEXT if off_topic else ABSTAIN_TEXT, [], confidence, True, mode="abstain",
                           features=feats, candidate_source=candidate, note="out of scope" if off_topic else "")
         answer = compose(selection.sentences, hits, confidence, feats)
