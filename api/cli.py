@@ -428,9 +428,6 @@ def train_scope(
     err.print(f"fitted on {len(rows)} messages ({sum(labels)} in scope); 5-fold accuracy {right / len(rows):.3f}; wrote {target}")
 
 
-TRAINING_MESSAGES = ("messages_train.jsonl", "messages_train_extra.jsonl")  # the shipped classifier's data
-
-
 @train_app.command("classifier")
 def train_classifier(
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help="Labelled messages JSONL (default: the shipped training sets).")] = None,
@@ -440,7 +437,7 @@ def train_classifier(
     import joblib
 
     with handled():
-        from evals.datasets import default_dataset, load_jsonl, refuse_heldout
+        from evals.datasets import TRAINING_MESSAGES, default_dataset, load_jsonl, refuse_heldout
         from triage.classifier import fit
 
         required = ("message", "intent", "sentiment", "frustrated", "human_request")

@@ -45,6 +45,8 @@ def select_split(rows: list[dict], split: str) -> list[dict]:
     return [r for r in rows if r.get("split", "heldout") == split]
 
 
+TRAINING_MESSAGES = ("messages_train.jsonl", "messages_train_extra.jsonl")  # labelled messages to train on
+
 # Messages whose intent is a store-policy or order question count as in scope for the scope model;
 # "other" (chit-chat, other shops, injection) as out of scope. Greetings, complaints and requests
 # for a person are neither: the answerer is not what handles them.
@@ -70,6 +72,7 @@ def scope_training_rows(path: Path | None = None) -> list[tuple[str, bool]]:
             out.append((text, r["in_scope"]))
         return out
     out = [(r["user_input"], bool(r["in_scope"])) for r in load_jsonl(default_dataset("scope_train.jsonl"), ("user_input", "in_scope"))]
+    # messages_train_extra.jsonl is left out: weighted to handoff cases, it made the model no better on dev
     for r in load_jsonl(default_dataset("messages_train.jsonl"), ("message", "intent")):
         if r["intent"] in SCOPE_IN_INTENTS or r["intent"] == "other":
             out.append((r["message"], r["intent"] != "other"))
