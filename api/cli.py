@@ -53,17 +53,17 @@ def container():
     return Container(get_settings())
 
 
-def read_jsonl(path: Path, required: tuple[str, ...]) -> Iterator[tuple[int, dict]]:
+def read_jsonl(path: Path, required: tuple[str, ...], text: tuple[str, ...] = ()) -> Iterator[tuple[int, dict]]:
     """Yield (line number, object) from a JSONL batch file or stdin ("-"); bad lines raise with their number."""
     from triage.jsonl import iter_jsonl
 
     if str(path) == "-":
-        yield from iter_jsonl(sys.stdin, "stdin", required)
+        yield from iter_jsonl(sys.stdin, "stdin", required, text)
         return
     if not path.is_file():
         raise InvalidInputError(f"batch file {path} does not exist")
     with path.open(encoding="utf-8") as f:
-        yield from iter_jsonl(f, str(path), required)
+        yield from iter_jsonl(f, str(path), required, text)
 
 
 def emit(obj: dict) -> None:
@@ -145,7 +145,7 @@ def search(
     with handled():
         searcher = container().searcher
         if batch is not None:
-            for _, obj in read_jsonl(batch, ("id", "query")):
+            for _, obj in read_jsonl(batch, ("id", "query"), text=("query",)):
                 hits = searcher.search(str(obj["query"]), k)
                 emit({"id": obj["id"], "results": [h.public() for h in hits]})
             return
@@ -176,7 +176,7 @@ def ask(
     with handled():
         answerer = container().answerer
         if batch is not None:
-            for _, obj in read_jsonl(batch, ("id", "question")):
+            for _, obj in read_jsonl(batch, ("id", "question"), text=("question",)):
                 emit({"id": obj["id"], **answerer.answer(str(obj["question"])).public()})
             return
         if not question.strip():
@@ -255,7 +255,7 @@ def classify(
     """Classify messages (intent, sentiment, frustration) and decide handoff, as first messages in hours."""
     with handled():
         c = container()
-        rows = [obj for _, obj in read_jsonl(batch, ("id", "message"))]
+        rows = [obj for _, obj in read_jsonl(batch, ("id", "message"), text=("message",))]
         texts = [str(r["message"]) for r in rows]
         results = []
         for start in range(0, len(texts), 256):  # the model loads once; messages embed in batches

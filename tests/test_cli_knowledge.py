@@ -80,6 +80,15 @@ def test_bad_batch_line_names_the_line(cli, docs, tmp_path):
     assert json.loads(out.splitlines()[0])["id"] == 1  # earlier lines were still answered
 
 
+@pytest.mark.parametrize("command, field", [("search", "query"), ("ask", "question"), ("classify", "message")])
+@pytest.mark.parametrize("value", ['"   "', "5"])
+def test_batch_text_fields_must_be_non_empty_strings(cli, docs, tmp_path, command, field, value):
+    cli("ingest", "docs")
+    (tmp_path / "b.jsonl").write_text(f'{{"id": 1, "{field}": {value}}}\n')
+    code, _, err = cli(command, "--batch", "b.jsonl")
+    assert code == 1 and f"line 1: '{field}' must be a non-empty string" in err
+
+
 def test_console_script_is_installed():
     exe = Path(sys.executable).parent / "triage"
     assert exe.exists()
