@@ -240,10 +240,11 @@ class ExtractiveAnswerer:
         hits, selection, feats = self.analyze(question, hits, vector)
         confidence = self.confidence.predict(feats)
         candidate = hits[selection.sentences[0][1]].source if selection.sentences else ""
-        if looks_like_manipulation(question):
+        manipulation = looks_like_manipulation(question)
+        if manipulation:
             confidence = 0.0  # no answer to "ignore your rules" is a right one
         if not hits or not selection.sentences or confidence < self.threshold:
-            off_topic = confidence == 0.0 or self.confidence.scope_probability(feats) < 0.5
+            off_topic = manipulation or self.confidence.scope_probability(feats) < 0.5
             return Answer(OUT_OF_SCOPE_TEXT if off_topic else ABSTAIN_TEXT, [], confidence, True, mode="abstain",
                           features=feats, candidate_source=candidate, note="out of scope" if off_topic else "")
         answer = compose(selection.sentences, hits, confidence, feats)

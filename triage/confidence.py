@@ -4,19 +4,18 @@ Two questions decide whether a reply can be trusted, and they fail in different 
 
 * **in scope?** "how long does etsy take to refund" retrieves the refunds page as well as any real
   question does. The scope model (:mod:`triage.scope`) reads the message; its probability is
-  Platt-recalibrated here on the dev questions (in scope or not).
+  Platt-recalibrated here.
 * **right, given in scope?** Features of retrieval and of the chosen sentences (scores, margin,
   how much of the question they cover, words the documents never use) go through a logistic
-  regression fitted on the in-scope dev questions only, with "top citation is a right source" as
-  the label.
+  regression fitted on in-scope questions, with "top citation is a right source" as the label.
 
-A final Platt step (or isotonic regression) maps the product to a calibrated probability. They are
-fitted on the dev questions plus labelled practice questions (``scope_train.jsonl``: store
-questions with their sources, store questions the documents do not answer, other shops,
-chit-chat, abuse), whose scope probabilities are the scope model's out-of-fold ones. The fitted
-parameters are
-plain JSON: shipped in the package (``triage/data/confidence.json``) and refitted with ``triage
-train confidence`` into the data dir.
+A final Platt step (or isotonic regression) maps the product to a calibrated probability.
+``triage train confidence`` fits the answer factor and the abstention threshold on the dev
+questions plus the labelled practice questions of ``scope_train.jsonl`` (store questions with
+their sources, store questions the documents do not answer, other shops, chit-chat, abuse; their
+scope probabilities are the scope model's out-of-fold ones), and both calibrations on the dev
+questions alone. The fitted parameters are plain JSON: shipped in the package
+(``triage/data/confidence.json``) and refitted into the data dir.
 """
 
 from __future__ import annotations
@@ -115,9 +114,9 @@ class ConfidenceModel:
         data = json.loads(p.read_text(encoding="utf-8"))
         if data.get("features") != list(FEATURES):
             return cls()  # fitted for another feature set: fall back to defaults rather than mis-predict
-        return cls(data["mean"], data["scale"], data["coef"], data["intercept"], data.get("scope_a", 1.0),
-                   data.get("scope_b", 0.0), data.get("final_a", 1.0), data.get("final_b", 0.0), data["threshold"], data.get("isotonic_x", []), data.get("isotonic_y", []),
-                   data.get("report", {}))
+        return cls(data["mean"], data["scale"], data["coef"], data["intercept"],
+                   data.get("scope_a", 1.0), data.get("scope_b", 0.0), data.get("final_a", 1.0), data.get("final_b", 0.0),
+                   data["threshold"], data.get("isotonic_x", []), data.get("isotonic_y", []), data.get("report", {}))
 
 
 def _sigmoid(z: float) -> float:
@@ -152,9 +151,9 @@ def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool],
     """Fit both factors, calibrate their product and choose the abstention threshold.
 
     ``rows`` are labelled questions, in scope or not (their ``in_scope`` feature must come from a
-    scope model that was not trained on them). The scope factor learns from all of them, the answer
-    factor from the in-scope ones (right top citation or not); a final Platt step (or isotonic)
-    calibrates the product. The threshold maximises answered-right on in-scope plus abstention on
+    scope model that was not trained on them). The answer factor learns from the in-scope ones
+    (right top citation or not); the scope factor's Platt step and a final Platt step (or isotonic)
+    calibrate. The threshold maximises answered-right on in-scope plus abstention on
     out-of-scope questions (the two things a customer notices), over all rows: the more kinds of
     off-topic message it sees, the better. With ``calibrate``, only the rows it marks (the questions
     most like the customers', with their share of off-topic ones) calibrate the scope factor and the
