@@ -224,6 +224,15 @@ def shipped_model_path() -> Path:
     return Path(str(resources.files("triage") / "data" / "classifier.joblib"))
 
 
+def text_features(texts: list[str], vectors, word, char, embed_weight: float):
+    """A message as its weighted sentence vector plus word and character n-grams (sparse rows);
+    the classifier's heads and the scope model both read this."""
+    from scipy import sparse
+
+    emb = np.asarray(vectors, dtype=np.float32) * embed_weight
+    return sparse.hstack([sparse.csr_matrix(emb), word.transform(texts), char.transform(texts)]).tocsr()
+
+
 class MessageClassifier:
     """Holds the fitted heads; needs a local embedder (the model was trained on its vectors)."""
 
@@ -243,8 +252,7 @@ class MessageClassifier:
         from scipy import sparse
 
         sig = np.array([signal_vector(t, vader) for t in texts], dtype=np.float32)
-        emb = np.asarray(vectors, dtype=np.float32) * MessageClassifier.EMBED_WEIGHT
-        return sparse.hstack([sparse.csr_matrix(emb), word.transform(texts), char.transform(texts),
+        return sparse.hstack([text_features(texts, vectors, word, char, MessageClassifier.EMBED_WEIGHT),
                               sparse.csr_matrix(sig)]).tocsr()
 
     def features(self, texts: list[str], vectors=None):

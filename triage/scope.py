@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
+from triage.classifier import text_features
 from triage.fitted import load_fitted
 
 EMBED_WEIGHT = 2.0
@@ -28,13 +29,6 @@ EMBED_WEIGHT = 2.0
 
 def shipped_model_path() -> Path:
     return Path(str(resources.files("triage") / "data" / "scope.joblib"))
-
-
-def _features(texts: list[str], vectors, word, char):
-    from scipy import sparse
-
-    emb = np.asarray(vectors, dtype=np.float32) * EMBED_WEIGHT
-    return sparse.hstack([sparse.csr_matrix(emb), word.transform(texts), char.transform(texts)]).tocsr()
 
 
 class ScopeModel:
@@ -49,7 +43,7 @@ class ScopeModel:
         if not texts:
             return np.zeros(0)
         vectors = self.embedder.embed_documents(texts) if vectors is None else np.asarray(vectors)
-        X = _features(texts, vectors, self.fitted["word"], self.fitted["char"])
+        X = text_features(texts, vectors, self.fitted["word"], self.fitted["char"], EMBED_WEIGHT)
         head = self.fitted["head"]
         return head.predict_proba(X)[:, list(head.classes_).index(True)]
 
@@ -91,7 +85,7 @@ def fit(texts: list[str], in_scope: list[bool], vectors: np.ndarray, C: float = 
                            max_features=30000)
     word.fit(texts)
     char.fit(texts)
-    X = _features(texts, vectors, word, char)
+    X = text_features(texts, vectors, word, char, EMBED_WEIGHT)
     head = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(X, list(map(bool, in_scope)))
     return {"word": word, "char": char, "head": head, "version": 1, "rows": len(texts),
             "in_scope": int(sum(map(bool, in_scope)))}
