@@ -212,6 +212,8 @@ def train_confidence(
         rows = select_split(load_jsonl(dataset or default_dataset("answers.jsonl"), ("user_input",)), "dev")
         extra_path = extra or (None if dataset else default_dataset("scope_train.jsonl"))
         practice = load_jsonl(refuse_heldout(extra_path), ("user_input", "in_scope")) if extra_path else []
+        if c.searcher.prior is not None:  # the router learnt from the practice questions: read it out of fold
+            c.searcher.prior.out_of_fold = True
         with err.status(f"Answering {len(rows) + len(practice)} questions..."):
             feats, correct, scope = _confidence_rows(c.extractive, rows + practice)
         # the scope model was fitted on the practice questions: read its out-of-fold probabilities
@@ -406,17 +408,19 @@ def train_scope(
 
     with handled():
         from evals.datasets import scope_training_rows
-        from triage.scope import cross_validated, fit, knowledge_base_phrases
+        from triage.scope import companies_not_in, cross_validated, fit, knowledge_base_phrases
 
         rows = scope_training_rows(dataset)
         c = container()
         c.ensure_sample_store()
         rows += [(t, True) for t in knowledge_base_phrases(c.index.chunks.values())]
         texts, labels = [t for t, _ in rows], [y for _, y in rows]
+        # other businesses: the gazetteer's names that the store's own documents never mention
+        companies = companies_not_in("\n".join(ch.text for ch in c.index.chunks.values()))
         with err.status(f"Embedding {len(rows)} messages and fitting..."):
             vectors = c.local_embedder.embed_documents(texts)
-            oof = cross_validated(texts, labels, vectors)
-            fitted = fit(texts, labels, vectors)
+            oof = cross_validated(texts, labels, vectors, companies=companies)
+            fitted = fit(texts, labels, vectors, companies=companies)
         right = sum((p >= 0.5) == y for p, y in zip(oof, labels))
         fitted["cv_accuracy"] = right / len(rows)
         # what the model says of its own training messages when it has not seen them: `train
@@ -426,6 +430,56 @@ def train_scope(
         target.parent.mkdir(parents=True, exist_ok=True)
         joblib.dump(fitted, target, compress=3)
     err.print(f"fitted on {len(rows)} messages ({sum(labels)} in scope); 5-fold accuracy {right / len(rows):.3f}; wrote {target}")
+
+
+@train_app.command("router")
+def train_router(
+    dataset: Annotated[Optional[Path], typer.Option("--dataset", help='JSONL of {"user_input", "expected_sources": [...]} (default: the shipped practice questions).')] = None,
+    out_file: Annotated[Optional[Path], typer.Option("--out", help="Where to write (default DATA_DIR/models/router.joblib).")] = None,
+) -> None:
+    """Fit the source router (which document is a question about?); run `train confidence` after it.
+
+    Each question is labelled with the first of its expected sources. The knowledge base's own FAQ
+    questions and section headings are added, labelled with their document, so every document has
+    examples. Search uses the router only while it knows every document in the index.
+    """
+    import joblib
+
+    with handled():
+        from evals.datasets import router_training_rows
+        from knowledge.retriever import source_key
+        from triage.routing import cross_validated, fit
+        from triage.scope import knowledge_base_phrases
+
+        rows = router_training_rows(dataset)
+        c = container()
+        c.ensure_sample_store()
+        by_source: dict[str, list] = {}
+        for chunk in c.index.chunks.values():
+            by_source.setdefault(chunk.source, []).append(chunk)
+        indexed = {source_key(s) for s in by_source}
+        unknown = sorted({source_key(s) for _, s in rows} - indexed)
+        if unknown:
+            raise InvalidInputError(f"questions name documents that are not in the index: {', '.join(unknown[:5])}"
+                                    f"{' ...' if len(unknown) > 5 else ''}; ingest them first or fix expected_sources")
+        rows += [(t, source) for source, chunks in by_source.items() for t in knowledge_base_phrases(chunks)]
+        texts, sources = [t for t, _ in rows], [s for _, s in rows]
+        with err.status(f"Embedding {len(rows)} questions and fitting..."):
+            vectors = c.local_embedder.embed_documents(texts)
+            oof = cross_validated(texts, sources, vectors)
+            fitted = fit(texts, sources, vectors)
+        accuracy = sum(bool(p) and max(p, key=p.get) == source_key(s) for p, s in zip(oof, sources)) / len(rows)
+        fitted["cv_accuracy"] = accuracy
+        # `train confidence` reads these for the router's own training questions (see SourceRouter.out_of_fold)
+        fitted["out_of_fold"] = {t: {k: round(v, 5) for k, v in p.items()} for t, p in zip(texts, oof)}
+        target = out_file or (c.models_dir / "router.joblib")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        joblib.dump(fitted, target, compress=3)
+    missing = sorted(indexed - set(fitted["head"].classes_))
+    err.print(f"fitted on {len(rows)} questions about {len(fitted['head'].classes_)} documents; "
+              f"5-fold top-1 accuracy {accuracy:.3f}; wrote {target}")
+    if missing:
+        err.print(f"[yellow]no examples for {', '.join(missing)}: search will not use the router until it knows every document[/yellow]")
 
 
 @train_app.command("classifier")

@@ -21,6 +21,8 @@ class Settings(BaseSettings):
     embeddings_model: str = "text-embedding-3-small"
     embeddings_base_url: str | None = None
     embed_threads: int | None = Field(None, description="torch threads for local embeddings (default: all cores).")
+    source_prior_weight: float = Field(0.3, ge=0.0, le=5.0, description=(
+        "Weight of the learned 'which document is this question about' prior in search scores; 0 = off."))
 
     # LLM (unset base URL and key = offline mode)
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server).")

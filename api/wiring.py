@@ -56,7 +56,16 @@ class Container:
     def searcher(self):
         from knowledge.retriever import HybridSearcher
 
-        return HybridSearcher(self.index)
+        weight = self.settings.source_prior_weight
+        return HybridSearcher(self.index, prior=self.router if weight > 0 else None, prior_weight=weight)
+
+    @cached_property
+    def router(self):
+        """P(document | question) for the searcher; reads MiniLM vectors (the search's own, when local)."""
+        from triage.routing import SourceRouter
+
+        fitted = self.models_dir / "router.joblib"
+        return SourceRouter(self.local_embedder, path=fitted if fitted.exists() else None)
 
     @cached_property
     def ingestor(self):

@@ -78,3 +78,30 @@ def scope_training_rows(path: Path | None = None) -> list[tuple[str, bool]]:
             out.append((r["message"], r["intent"] != "other"))
     out += [(r["user_input"], True) for r in select_split(load_jsonl(default_dataset("retrieval.jsonl"), ("user_input",)), "dev")]
     return out
+
+
+def router_training_rows(path: Path | None = None) -> list[tuple[str, str]]:
+    """(question, document that answers it) rows to fit the source router on.
+
+    With ``path``: a JSONL file of ``{"user_input" (or "question"), "expected_sources": [...]}``; the
+    first source is the document the question is about, rows marked ``"split": "heldout"`` and rows
+    without sources (out of scope) are skipped. Without: the in-scope practice questions of the shipped
+    ``scope_train.jsonl``. The retrieval and answers sets are left out, so their dev splits can tune
+    the prior's weight on questions the router has never seen.
+    """
+    path = refuse_heldout(path) if path is not None else default_dataset("scope_train.jsonl")
+    out = []
+    for n, r in enumerate(load_jsonl(path), 1):
+        if r.get("split") == "heldout" or r.get("in_scope") is False:
+            continue
+        text, sources = r.get("user_input", r.get("question")), r.get("expected_sources")
+        if sources in (None, []):
+            continue
+        if not isinstance(text, str) or not text.strip() or not isinstance(sources, list) \
+                or not all(isinstance(s, str) and s for s in sources):
+            raise InvalidInputError(f"{path} row {n}: needs a text 'user_input' (or 'question') and "
+                                    "'expected_sources', a list of document names")
+        out.append((text, sources[0]))
+    if not out:
+        raise InvalidInputError(f"{path} has no questions with expected_sources to learn from")
+    return out

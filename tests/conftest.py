@@ -84,10 +84,18 @@ def sample_index(tmp_path_factory, embedder):
 
 
 @pytest.fixture(scope="session")
-def searcher(sample_index):
+def router(embedder):
+    from triage.routing import SourceRouter
+
+    return SourceRouter(embedder)
+
+
+@pytest.fixture(scope="session")
+def searcher(sample_index, router):
+    """Search as the app wires it: hybrid scores plus the shipped source router."""
     from knowledge.retriever import HybridSearcher
 
-    return HybridSearcher(sample_index)
+    return HybridSearcher(sample_index, prior=router)
 
 
 @pytest.fixture

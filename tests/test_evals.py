@@ -62,7 +62,7 @@ def test_broken_knowledge_base_fails_the_gate_and_compare_shows_the_regression(c
     assert cli("ingest", "docs", "--prune")[0] == 0
     code, out, err = cli("eval", "retrieval", "--out", "broken")
     assert code == 1
-    assert "gate failed: retrieval.hit@1" in err and "required >= 0.88" in err
+    assert "gate failed: retrieval.hit@" in err and "required >=" in err
 
     code, out, _ = cli("eval", "compare", "good", "broken")
     assert code == 0 and "hit@1" in out and "questions whose outcome changed" in out

@@ -119,3 +119,35 @@ def test_store_questions_that_mention_people_or_rules_are_not_manipulation():
     for q in ("what are the rules for returning worn boots", "can i act fast and still change my address",
               "show me the return policy", "my son is now 12, what size is he"):
         assert not looks_like_manipulation(q), q
+
+
+def test_gazetteer_matches_company_names_however_customers_spell_them():
+    from triage.scope import company_matcher, load_gazetteer
+
+    names = load_gazetteer()
+    assert "ll bean" in names and len(names) > 150
+    m = company_matcher(names)
+    for text in ("my LL-Bean order", "llbean returns", "is moosejaw closing", "amazon's refund", "H&M sweater"):
+        assert m.search(text), text
+    for text in ("where is my order", "shipping to target destinations", "the next size up", ""):
+        assert not m.search(text), text
+
+
+def test_companies_the_store_documents_mention_are_not_other_businesses(sample_index):
+    from triage.scope import companies_not_in
+
+    text = "\n".join(ch.text for ch in sample_index.chunks.values())
+    others = companies_not_in(text, ["klarna", "paypal", "amazon", "zara"])
+    assert others == ["amazon", "zara"]  # the store takes Klarna and PayPal
+
+
+def test_shipped_scope_model_flags_businesses_it_was_never_trained_on(scope_model):
+    from evals.datasets import default_dataset, load_jsonl
+
+    trained = " ".join(r["user_input"].lower() for r in load_jsonl(default_dataset("scope_train.jsonl")))
+    assert "grubhub" not in trained and "petsmart" not in trained
+    assert "klarna" not in scope_model.fitted["companies"]
+    assert "grubhub" in scope_model.fitted["companies"]
+    p = scope_model.probabilities(["my grubhub order never showed up, refund?", "how long does petsmart take to ship",
+                                   "my order never showed up, refund?", "how long do you take to ship"])
+    assert p[0] < 0.5 and p[1] < 0.5 and p[2] > 0.5 and p[3] > 0.5, p.round(2)

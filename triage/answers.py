@@ -18,6 +18,7 @@ from knowledge.text import STOPWORDS, stem, tokenize
 ABSTAIN_TEXT = prompts.load("no_answer").text.strip()
 OUT_OF_SCOPE_TEXT = prompts.load("out_of_scope").text.strip()  # abstaining because the question is not about the store
 MAX_ANSWER_SENTENCES = 3
+NEAR_TIE = 0.03  # chunks scored within this of the best one compete for the answer
 MAX_ANSWER_WORDS = 90
 
 
@@ -83,6 +84,14 @@ def split_sentences(text: str) -> list[str]:
         if buf:
             out.append(buf)
     return [s for s in out if len(s) > 2]
+
+
+_LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+(.+?)\s*$")
+
+
+def list_items(text: str) -> set[str]:
+    """The bullet and numbered lines of a chunk, as split_sentences returns them."""
+    return {m.group(1) for line in text.splitlines() if (m := _LIST_ITEM.match(line))}
 
 
 # Text in a document that talks to the assistant is data, never an instruction: never quote it.
@@ -203,18 +212,32 @@ class ExtractiveAnswerer:
         q = self.question_terms(question)
         total = sum(q.values()) or 1.0
         top = hits[0].score if hits else 0.0
+        # a source prior rescales scores by 1 / (1 + its weight): a near tie shrinks with them
+        prior_used = bool(hits) and getattr(hits[0], "prior", None) is not None
+        tie = NEAR_TIE / (1 + getattr(self.searcher, "prior_weight", 0.0)) if prior_used else NEAR_TIE
         scored: list[tuple[float, int, int, str, set[str]]] = []
         for hi, hit in enumerate(hits[:3]):
-            if hi > 0 and hit.score < top - 0.03:
+            if hi > 0 and hit.score < top - tie:
                 break  # retrieval ranked this chunk lower for a reason; only near-ties compete
+            items = list_items(hit.text)
+            lead = ""  # the sentence ending in ':' that the list below it completes
             for si, sent in enumerate(split_sentences(hit.text)):
-                if sent.rstrip().endswith(("?", ":")) or sent[0].islower() or looks_like_instruction(sent):
-                    continue  # FAQ questions, lead-ins, overlap fragments and injected orders are not answers
+                if sent.rstrip().endswith(":"):
+                    lead = sent if not looks_like_instruction(sent) else ""
+                    continue  # a lead-in says nothing alone; it travels with the list item it introduces
+                if sent not in items:
+                    lead = ""
+                # a fragment of a list ("socks") needs its lead-in ("The following items cannot be returned:")
+                needs_lead = bool(lead) and sent in items and (sent[0].islower() or len(sent.split()) < 5)
+                if not needs_lead and (sent.rstrip().endswith("?") or sent[0].islower() or looks_like_instruction(sent)):
+                    continue  # FAQ questions, overlap fragments and injected orders are not answers
+                # an item is scored on its own words; its lead-in only makes it readable
+                text = f"{lead}\n{sent}" if needs_lead else sent
                 terms = set(content_terms(sent))
                 overlap = sum(w for t, w in q.items() if t in terms) / total
                 # earlier hits and earlier sentences win ties; very short fragments lose
-                score = overlap - 0.1 * hi - 0.01 * si - (0.15 if len(sent.split()) < 4 else 0.0)
-                scored.append((score, hi, si, sent, terms))
+                score = overlap - 0.1 * hi - 0.01 * si - (0.15 if len(text.split()) < 4 else 0.0)
+                scored.append((score, hi, si, text, terms))
         if not scored:
             return Selection([], 0.0, 0.0)
         scored.sort(key=lambda x: (-x[0], x[1], x[2]))
@@ -228,12 +251,16 @@ class ExtractiveAnswerer:
                 continue  # stay with the best chunk unless another is as good
             if words + len(cand[3].split()) > MAX_ANSWER_WORDS or any(cand[3] == c[3] for c in chosen):
                 continue
+            if "\n" in cand[3] and any(c[3].split("\n")[0] == cand[3].split("\n")[0] for c in chosen if "\n" in c[3]):
+                continue  # one item per lead-in
             chosen.append(cand)
             words += len(cand[3].split())
         chosen.sort(key=lambda x: (x[1], x[2]))  # document order reads naturally
         covered = set().union(*(c[4] for c in chosen))
         coverage = sum(w for t, w in q.items() if t in covered) / total
-        return Selection([(c[3], c[1]) for c in chosen], coverage, best[0])
+        # a list item is quoted after its lead-in: two verbatim sentences, read as one
+        sentences = [(part, c[1]) for c in chosen for part in c[3].split("\n")]
+        return Selection(sentences, coverage, best[0])
 
     def answer(self, question: str, hits: list | None = None, vector=None) -> Answer:
         question = (question or "").strip()
@@ -256,10 +283,11 @@ def compose(sentences: list[tuple[str, int]], hits: list, confidence: float, fea
     """Number citations by first use, render '<sentence> [n]', list citations best (rank) first."""
     numbers: dict[int, int] = {}
     rendered, parts = [], []
-    for sent, hi in sentences:
+    for i, (sent, hi) in enumerate(sentences):
         n = numbers.setdefault(hi, len(numbers) + 1)
         rendered.append((sent, [n]))
-        parts.append(f"{sent} [{n}]")
+        introduces = sent.endswith(":") and i + 1 < len(sentences) and sentences[i + 1][1] == hi
+        parts.append(sent if introduces else f"{sent} [{n}]")  # "Lead-in: item [n]" reads as one sentence
     citations = sorted(
         (Citation(n, hits[hi].source, hits[hi].chunk_id, hits[hi].title, hits[hi].section) for hi, n in numbers.items()),
         key=lambda c: next(hi for hi, n in numbers.items() if n == c.n),

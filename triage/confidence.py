@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
 FEATURES = (
     "top_score", "top_dense", "top_lexical", "margin", "coverage", "best_sentence", "known_ratio",
-    "n_terms", "top2_same_source", "foreign_terms",
+    "n_terms", "top2_same_source", "foreign_terms", "top_prior",
 )
 SCOPE_FEATURE = "in_scope"  # P(in scope) from the scope model; recalibrated, multiplied in
 DEFAULT_THRESHOLD = 0.5
@@ -42,7 +43,7 @@ def shipped_path() -> Path:
 class ConfidenceModel:
     mean: list[float] = field(default_factory=lambda: [0.0] * len(FEATURES))
     scale: list[float] = field(default_factory=lambda: [1.0] * len(FEATURES))
-    coef: list[float] = field(default_factory=lambda: [3.0, 4.0, 1.0, 2.0, 3.0, 1.0, 2.0, 0.0, 0.0, -2.0])
+    coef: list[float] = field(default_factory=lambda: [3.0, 4.0, 1.0, 2.0, 3.0, 1.0, 2.0, 0.0, 0.0, -2.0, 0.0])
     intercept: float = -4.5
     scope_a: float = 1.0  # Platt scaling of the scope model's log-odds
     scope_b: float = 0.0
@@ -72,6 +73,8 @@ class ConfidenceModel:
             "n_terms": math.log1p(n_terms),
             "top2_same_source": 1.0 if top and second and top.source == second.source else 0.0,
             "foreign_terms": float(min(foreign, 3)),
+            # P(top chunk's document | question) from the source router; None when search has no router
+            "top_prior": top.prior if top and top.prior is not None else None,
             "in_scope": in_scope,
         }
 
@@ -80,7 +83,9 @@ class ConfidenceModel:
         """P(right | in scope), from retrieval and sentence features."""
         z = self.intercept
         for name, m, s, c in zip(FEATURES, self.mean, self.scale, self.coef):
-            z += c * (feats.get(name, 0.0) - m) / (s or 1.0)
+            value = feats.get(name, 0.0)
+            if value is not None:  # a feature this search cannot provide counts as average
+                z += c * (value - m) / (s or 1.0)
         return _sigmoid(z)
 
     def scope_probability(self, feats: dict[str, float]) -> float:
@@ -163,10 +168,14 @@ def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool],
     from sklearn.linear_model import LogisticRegression
 
     ins = [i for i, s in enumerate(in_scope) if s]
-    X = np.array([[rows[i][f] for f in FEATURES] for i in ins], dtype=float)
+    X = np.array([[np.nan if rows[i].get(f) is None else rows[i][f] for f in FEATURES] for i in ins], dtype=float)
     y = np.array([correct[i] for i in ins], dtype=int)
-    mean, scale = X.mean(axis=0), X.std(axis=0)
-    scale[scale == 0] = 1.0
+    with warnings.catch_warnings():  # a feature no row has (search without a router) is all-NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean, scale = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
+    mean[np.isnan(mean)] = 0.0
+    scale[np.isnan(scale) | (scale == 0)] = 1.0
+    X = np.where(np.isnan(X), mean, X)  # a missing feature reads as average, as in prediction
     lr = LogisticRegression(C=1.0, max_iter=1000).fit((X - mean) / scale, y)
     model = ConfidenceModel(mean.tolist(), scale.tolist(), lr.coef_[0].tolist(), float(lr.intercept_[0]))
     keep = [i for i, k in enumerate(calibrate) if k] if calibrate is not None else range(len(rows))

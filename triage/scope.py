@@ -9,6 +9,12 @@ policy, orders) or not (other shops and brands, general chit-chat and knowledge,
 documents do not cover, injection and abuse), and its probability is one feature of the calibrated
 confidence (:mod:`triage.confidence`), not a verdict of its own.
 
+Names of other businesses are the strongest tell of an off-topic message ("is moosejaw closing",
+"my ll bean order"), and no training set can list them all: a gazetteer of well-known shops, brands,
+marketplaces and payment services (``triage/data/other_companies.txt``) adds one feature, "names a
+company the store's documents never mention". Names the documents do use (the store's carriers and
+payment options: "UPS", "Klarna") are dropped from it when the model is fitted.
+
 The fitted model ships in the package (``triage/data/scope.joblib``); ``triage train scope``
 refits it, for a store with other documents, into the data dir.
 """
@@ -25,6 +31,47 @@ from triage.classifier import text_features
 from triage.fitted import load_fitted
 
 EMBED_WEIGHT = 2.0
+COMPANY_WEIGHT = 2.0  # the gazetteer feature's value when a message names another company
+
+
+def gazetteer_path() -> Path:
+    return Path(str(resources.files("triage") / "data" / "other_companies.txt"))
+
+
+def load_gazetteer(path: Path | None = None) -> list[str]:
+    lines = Path(path or gazetteer_path()).read_text(encoding="utf-8").splitlines()
+    return sorted({line.split("#", 1)[0].strip().lower() for line in lines} - {""})
+
+
+def _name_pattern(name: str) -> str:
+    # "ll bean" also matches "llbean", "l.l.bean", "LL-Bean"; "lands' end" also "lands end"
+    parts = [re.escape(p) for p in re.split(r"[\s.'\-]+", name) if p]
+    return r"[\s.'\-]*".join(parts)
+
+
+def company_matcher(names: list[str]):
+    """A regex finding any of ``names`` as whole words, or None for an empty list."""
+    if not names:
+        return None
+    return re.compile(r"(?<![\w])(?:" + "|".join(_name_pattern(n) for n in sorted(names, key=len, reverse=True)) + r")(?![\w])",
+                      re.I)
+
+
+def companies_not_in(documents_text: str, names: list[str] | None = None) -> list[str]:
+    """The gazetteer's names that the store's documents never mention (those are other businesses)."""
+    names = load_gazetteer() if names is None else names
+    return [n for n in names if not company_matcher([n]).search(documents_text)]
+
+
+def _features(texts: list[str], vectors, fitted: dict):
+    from scipy import sparse
+
+    X = text_features(texts, vectors, fitted["word"], fitted["char"], EMBED_WEIGHT)
+    matcher = company_matcher(fitted.get("companies", []))
+    if matcher is None:
+        return X
+    col = np.array([[COMPANY_WEIGHT if matcher.search(t) else 0.0] for t in texts], dtype=np.float32)
+    return sparse.hstack([X, sparse.csr_matrix(col)]).tocsr()
 
 
 def shipped_model_path() -> Path:
@@ -43,7 +90,7 @@ class ScopeModel:
         if not texts:
             return np.zeros(0)
         vectors = self.embedder.embed_documents(texts) if vectors is None else np.asarray(vectors)
-        X = text_features(texts, vectors, self.fitted["word"], self.fitted["char"], EMBED_WEIGHT)
+        X = _features(texts, vectors, self.fitted)
         head = self.fitted["head"]
         return head.predict_proba(X)[:, list(head.classes_).index(True)]
 
@@ -72,7 +119,9 @@ def knowledge_base_phrases(chunks) -> list[str]:
     return sorted(out)
 
 
-def fit(texts: list[str], in_scope: list[bool], vectors: np.ndarray, C: float = 2.0) -> dict:
+def fit(texts: list[str], in_scope: list[bool], vectors: np.ndarray, C: float = 2.0,
+        companies: list[str] | None = None) -> dict:
+    """``companies``: the other businesses' names to flag (see companies_not_in); None = no such feature."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
@@ -85,20 +134,22 @@ def fit(texts: list[str], in_scope: list[bool], vectors: np.ndarray, C: float = 
                            max_features=30000)
     word.fit(texts)
     char.fit(texts)
-    X = text_features(texts, vectors, word, char, EMBED_WEIGHT)
-    head = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(X, list(map(bool, in_scope)))
-    return {"word": word, "char": char, "head": head, "version": 1, "rows": len(texts),
-            "in_scope": int(sum(map(bool, in_scope)))}
+    fitted = {"word": word, "char": char, "version": 2, "rows": len(texts), "in_scope": int(sum(map(bool, in_scope))),
+              "companies": list(companies or [])}
+    X = _features(texts, vectors, fitted)
+    fitted["head"] = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(X, list(map(bool, in_scope)))
+    return fitted
 
 
-def cross_validated(texts: list[str], in_scope: list[bool], vectors: np.ndarray, C: float = 2.0, folds: int = 5) -> np.ndarray:
+def cross_validated(texts: list[str], in_scope: list[bool], vectors: np.ndarray, C: float = 2.0, folds: int = 5,
+                    companies: list[str] | None = None) -> np.ndarray:
     """Out-of-fold P(in scope) for every row: how the model does on messages it has not seen."""
     from sklearn.model_selection import StratifiedKFold
 
     out = np.zeros(len(texts))
     y = np.array(list(map(bool, in_scope)))
     for train, test in StratifiedKFold(folds, shuffle=True, random_state=0).split(texts, y):
-        fold = fit([texts[i] for i in train], y[train].tolist(), vectors[train], C)
+        fold = fit([texts[i] for i in train], y[train].tolist(), vectors[train], C, companies)
         model = ScopeModel(None, fold)
         out[test] = model.probabilities([texts[i] for i in test], vectors[test])
     return out
