@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from triage.errors import InvalidInputError
+from triage.errors import InvalidInputError, TriageError
 
 app = typer.Typer(
     name="triage",
@@ -108,8 +108,26 @@ def ingest(
         f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
         f"removed {len(report.removed)}, failed {len(report.failed)} ({report.chunks_embedded} chunks embedded)"
     )
+    if report.added and c.settings.source_prior_weight > 0:
+        _hint_router(c)
     if not report.ok:
         raise typer.Exit(1)
+
+
+def _hint_router(c) -> None:
+    """New or removed documents: say when the source router no longer knows the index (search then runs without it)."""
+    from knowledge.retriever import source_key
+
+    try:
+        sources = {s.source for s in c.index.catalog.sources().values()}
+        router = c.router
+    except TriageError:
+        return
+    unknown = sorted({source_key(s) for s in sources} - router.sources)
+    if unknown:
+        err.print(f"[yellow]note:[/yellow] the source router was trained without {', '.join(unknown[:3])}"
+                  f"{' ...' if len(unknown) > 3 else ''}; search runs without it until you run `triage train router` "
+                  "with labelled questions (then `triage train scope` and `triage train confidence`)")
 
 
 @app.command()

@@ -101,7 +101,12 @@ def main() -> None:
         shutil.copytree(DOCS, tmp / "docs")
         store = KnowledgeIndex(tmp / "data-sample", embedder)
         Ingestor(store).ingest([str(tmp / "docs")])
-        searcher = HybridSearcher(store)
+        from triage.routing import SourceRouter
+
+        # as `triage search` runs it: hybrid scores plus the shipped source router (the prior);
+        # the plain hybrid search is timed too, to show what the router costs
+        searcher = HybridSearcher(store, prior=SourceRouter(embedder))
+        plain = HybridSearcher(store)
         # as `triage ask` runs it: the scope model reads the vector the search computed
         answerer = ExtractiveAnswerer(searcher, ConfidenceModel.load(), scope=ScopeModel(embedder))
         rows = [json.loads(line) for line in (REPO / "evals" / "datasets" / "retrieval.jsonl").open()]
@@ -109,20 +114,25 @@ def main() -> None:
         collection = store.vectors.collection
         for q in queries[:5]:  # warm every path (BM25 build, Chroma caches)
             searcher.search(q, 5), answerer.answer(q)
-        floor, search, ask = [], [], []
+        floor, search, ask, unrouted = [], [], [], []
         for q in queries:
             t0 = time.perf_counter()
             v = embedder.embed_query(q)
             collection.query(query_embeddings=[v], n_results=5, include=["documents", "metadatas", "distances"])
             floor.append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
+            plain.search(q, 5)
+            unrouted.append((time.perf_counter() - t0) * 1000)
+            t0 = time.perf_counter()
             searcher.search(q, 5)
             search.append((time.perf_counter() - t0) * 1000)
             t0 = time.perf_counter()
             answerer.answer(q)
             ask.append((time.perf_counter() - t0) * 1000)
+        assert plain.search(queries[0], 5)[0].prior is None and searcher.search(queries[0], 5)[0].prior is not None
         print(f"\nlatency over {len(queries)} queries (ms)        p50      p95")
-        for name, xs in (("floor: embed + raw Chroma k=5", floor), ("triage search (hybrid)", search),
+        for name, xs in (("floor: embed + raw Chroma k=5", floor), ("hybrid search without the router", unrouted),
+                         ("triage search (hybrid + router)", search),
                          ("triage ask (offline answer)", ask)):
             print(f"{name:34s} {pct(xs, 50):8.2f} {pct(xs, 95):8.2f}")
         print(f"{'ratio search p50 / floor p50':34s} {statistics.median(search) / statistics.median(floor):8.3f}   (bar <= 1.3)")

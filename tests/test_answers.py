@@ -169,3 +169,22 @@ def test_ask_cli_llm_mode_through_settings(cli, llm_server, monkeypatch, tmp_pat
     body = json.loads(out)
     assert set(body) == {"answer", "citations", "confidence", "abstained"}
     assert llm_server.requests, "LLM mode must call the configured endpoint"
+
+
+def test_a_list_item_is_quoted_after_its_lead_in(extractive, sample_index):
+    ans = extractive.answer("can i return socks i bought last week?")
+    assert not ans.abstained
+    assert ans.text.startswith("The following items cannot be returned or exchanged: socks [1]")
+    assert [s for s, _ in ans.sentences][:2] == ["The following items cannot be returned or exchanged:", "socks"]
+    cited = sample_index.chunks[ans.citations[0].chunk_id].text
+    assert all(s in cited for s, _ in ans.sentences)  # each part verbatim
+
+
+def test_how_much_and_how_long_questions_get_sentences_with_amounts_and_times():
+    from triage.answers import answer_type_bonus
+
+    assert answer_type_bonus("how much is overnight shipping", "Cost: $29.95 (order by 12:00 PM ET)") > 0
+    assert answer_type_bonus("how long do refunds take", "PayPal takes 3-5 business days.") > 0
+    assert answer_type_bonus("whats the last day i can return it", "returned until January 31 of the following year") > 0
+    assert answer_type_bonus("how much is overnight shipping", "Overnight is charged at the rates above.") == 0
+    assert answer_type_bonus("can i return worn boots", "You have 30 days from the delivery date.") == 0

@@ -107,3 +107,23 @@ def test_the_cli_searches_with_the_router_unless_its_weight_is_zero(cli, monkeyp
     code, out, err = cli("search", question, "--json")
     assert code == 0, err
     assert json.loads(out)["results"][0]["source"].endswith("damaged-or-wrong-items.md")
+
+
+def test_ingesting_a_document_the_router_never_saw_says_how_to_retrain(cli, tmp_path, monkeypatch):
+    import shutil
+
+    from tests.conftest import SAMPLE_DOCS
+
+    docs = tmp_path / "docs"
+    shutil.copytree(SAMPLE_DOCS, docs)
+    code, _, err = cli("ingest", str(docs))
+    assert code == 0, err
+    assert "source router" not in err  # it knows every sample document
+    (docs / "gift-wrapping.md").write_text("# Gift wrapping\n\nWe wrap any order for $5 and add a card.\n")
+    code, _, err = cli("ingest", str(docs))
+    assert code == 0, err
+    assert "trained without gift-wrapping.md" in err and "triage train router" in err
+    code, out, err = cli("search", "can you gift wrap my order", "--json")
+    assert code == 0, err
+    hits = json.loads(out)["results"]
+    assert hits[0]["source"].endswith("gift-wrapping.md")  # search goes on, without the prior

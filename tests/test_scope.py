@@ -151,3 +151,15 @@ def test_shipped_scope_model_flags_businesses_it_was_never_trained_on(scope_mode
     p = scope_model.probabilities(["my grubhub order never showed up, refund?", "how long does petsmart take to ship",
                                    "my order never showed up, refund?", "how long do you take to ship"])
     assert p[0] < 0.5 and p[1] < 0.5 and p[2] > 0.5 and p[3] > 0.5, p.round(2)
+
+
+def test_a_brand_the_store_starts_to_carry_is_no_longer_another_business(embedder):
+    from triage.scope import ScopeModel
+
+    model = ScopeModel(embedder)
+    question = "do you have patagonia fleece jackets in a medium"
+    before = model.probability(question)
+    model.known_to_store("We carry Patagonia, Arc'teryx and our own Juniper & Pine line.")
+    after = model.probability(question)
+    assert after > before + 0.1, (before, after)
+    assert model.probability("my grubhub order never showed up, refund?") < 0.5  # still another business

@@ -18,7 +18,10 @@ from knowledge.text import STOPWORDS, stem, tokenize
 ABSTAIN_TEXT = prompts.load("no_answer").text.strip()
 OUT_OF_SCOPE_TEXT = prompts.load("out_of_scope").text.strip()  # abstaining because the question is not about the store
 MAX_ANSWER_SENTENCES = 3
-NEAR_TIE = 0.03  # chunks scored within this of the best one compete for the answer
+# The top three chunks compete for the answer; a lower-ranked chunk's sentences lose RANK_PENALTY per
+# rank and GAP_PENALTY per point of score below the best chunk (chosen on the dev questions)
+RANK_PENALTY = 0.05
+GAP_PENALTY = 3.0
 MAX_ANSWER_WORDS = 90
 
 
@@ -86,6 +89,28 @@ def split_sentences(text: str) -> list[str]:
     return [s for s in out if len(s) > 2]
 
 
+# What kind of answer a question wants, and what a sentence that gives it contains. "how much" and
+# "how long" are dropped from the question's terms (they frame it), so this puts them back as a type.
+_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+ANSWER_TYPES: tuple[tuple[re.Pattern, re.Pattern], ...] = (
+    (re.compile(r"\bhow much\b|\bcost\b|\bprice\b|\bfees?\b|\bcharged?\b|\bget back\b|\bpay for\b", re.I),
+     re.compile(r"\$\s?\d|\b\d+\s?%|\bfree\b|\bno charge\b|\bat no cost\b", re.I)),
+    (re.compile(r"\bhow (long|soon|many days|quickly|fast)\b|\bwhen\b|\bdeadline\b|\blast day\b|\bwhat time\b|\bby when\b"
+                r"|\bhow late\b|\bhow early\b", re.I),
+     re.compile(r"\b\d+(\s?-\s?\d+)?\s?(business |working |calendar )?(days?|weeks?|months?|years?|hours?|minutes?)\b"
+                r"|\b\d{1,2}(:\d{2})?\s?(am|pm)\b|\b(" + _MONTHS + r")\b|\bsame (business )?day\b|\bnext business day\b"
+                r"|\bwithin\b|\bimmediately\b|\binstantly\b", re.I)),
+)
+ANSWER_TYPE_BONUS = 0.15
+# Sentences about the page rather than the policy ("This page explains...", "see our X page") answer nothing.
+META = re.compile(r"\b(this page|on this page|see our|here's what|here is what|as follows|read on)\b", re.I)
+META_PENALTY = 0.1
+
+
+def answer_type_bonus(question: str, sentence: str) -> float:
+    return ANSWER_TYPE_BONUS if any(q.search(question) and a.search(sentence) for q, a in ANSWER_TYPES) else 0.0
+
+
 _LIST_ITEM = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+(.+?)\s*$")
 
 
@@ -148,6 +173,7 @@ class ExtractiveAnswerer:
         self.scope = scope  # triage.scope.ScopeModel, or None (the feature then reads as in scope)
         self.k = k
         self.threshold = confidence_model.threshold if abstain_below is None else abstain_below
+        self._scope_docs = -1  # catalog size the scope model last read the documents at
 
     def retrieve(self, question: str) -> tuple[list, object]:
         """The hits and the query vector they were found with (the scope model reads the same vector)."""
@@ -160,6 +186,11 @@ class ExtractiveAnswerer:
     def in_scope(self, question: str, vector=None) -> float:
         if self.scope is None:
             return 1.0
+        chunks = self.searcher.index.chunks
+        if self._scope_docs != len(chunks) and hasattr(self.scope, "known_to_store"):
+            # companies the store's documents name (its brands, carriers, payment options) are not other businesses
+            self.scope.known_to_store("\n".join(c.text for c in chunks.values()))
+            self._scope_docs = len(chunks)
         if vector is not None and self.scope.embedder is not self.searcher.index.embedder:
             vector = None  # the index uses another embedder; the scope model reads its own vectors
         return self.scope.probability(question, vector)
@@ -212,13 +243,10 @@ class ExtractiveAnswerer:
         q = self.question_terms(question)
         total = sum(q.values()) or 1.0
         top = hits[0].score if hits else 0.0
-        # a source prior rescales scores by 1 / (1 + its weight): a near tie shrinks with them
-        prior_used = bool(hits) and getattr(hits[0], "prior", None) is not None
-        tie = NEAR_TIE / (1 + getattr(self.searcher, "prior_weight", 0.0)) if prior_used else NEAR_TIE
         scored: list[tuple[float, int, int, str, set[str]]] = []
         for hi, hit in enumerate(hits[:3]):
-            if hi > 0 and hit.score < top - tie:
-                break  # retrieval ranked this chunk lower for a reason; only near-ties compete
+            # retrieval ranked this chunk lower for a reason: its sentences pay for the gap
+            handicap = RANK_PENALTY * hi + GAP_PENALTY * (top - hit.score)
             items = list_items(hit.text)
             lead = ""  # the sentence ending in ':' that the list below it completes
             for si, sent in enumerate(split_sentences(hit.text)):
@@ -236,7 +264,8 @@ class ExtractiveAnswerer:
                 terms = set(content_terms(sent))
                 overlap = sum(w for t, w in q.items() if t in terms) / total
                 # earlier hits and earlier sentences win ties; very short fragments lose
-                score = overlap - 0.1 * hi - 0.01 * si - (0.15 if len(text.split()) < 4 else 0.0)
+                score = overlap - handicap - 0.01 * si - (0.15 if len(text.split()) < 4 else 0.0)
+                score += answer_type_bonus(question, sent) - (META_PENALTY if META.search(sent) else 0.0)
                 scored.append((score, hi, si, text, terms))
         if not scored:
             return Selection([], 0.0, 0.0)

@@ -57,20 +57,28 @@ def company_matcher(names: list[str]):
                       re.I)
 
 
+def _name_key(name: str) -> str:
+    return re.sub(r"[\s.'\-]+", "", name.lower())
+
+
 def companies_not_in(documents_text: str, names: list[str] | None = None) -> list[str]:
-    """The gazetteer's names that the store's documents never mention (those are other businesses)."""
+    """The names (default: the gazetteer's) that the store's documents never mention: other businesses."""
     names = load_gazetteer() if names is None else names
-    return [n for n in names if not company_matcher([n]).search(documents_text)]
+    matcher = company_matcher(names)
+    if matcher is None:
+        return []
+    found = {_name_key(m.group(0)) for m in matcher.finditer(documents_text)}  # one pass over the documents
+    return [n for n in names if _name_key(n) not in found]
 
 
-def _features(texts: list[str], vectors, fitted: dict):
+def _features(texts: list[str], vectors, fitted: dict, matcher=None):
     from scipy import sparse
 
     X = text_features(texts, vectors, fitted["word"], fitted["char"], EMBED_WEIGHT)
-    matcher = company_matcher(fitted.get("companies", []))
-    if matcher is None:
-        return X
-    col = np.array([[COMPANY_WEIGHT if matcher.search(t) else 0.0] for t in texts], dtype=np.float32)
+    if "companies" not in fitted:
+        return X  # a model fitted without the gazetteer feature
+    col = np.array([[COMPANY_WEIGHT if matcher is not None and matcher.search(t) else 0.0] for t in texts],
+                   dtype=np.float32)
     return sparse.hstack([X, sparse.csr_matrix(col)]).tocsr()
 
 
@@ -85,12 +93,19 @@ class ScopeModel:
         self.embedder = embedder
         self.fitted = fitted if fitted is not None else load_fitted(path, shipped_model_path(), "scope model",
                                                                     "triage train scope")
+        self._matcher = company_matcher(self.fitted.get("companies", []))
+
+    def known_to_store(self, documents_text: str) -> None:
+        """Names the store's current documents mention are not other businesses: a store that sells
+        Patagonia jackets, or took on Afterpay, after the model was fitted."""
+        names = companies_not_in(documents_text, self.fitted.get("companies", []))
+        self._matcher = company_matcher(names)
 
     def probabilities(self, texts: list[str], vectors=None) -> np.ndarray:
         if not texts:
             return np.zeros(0)
         vectors = self.embedder.embed_documents(texts) if vectors is None else np.asarray(vectors)
-        X = _features(texts, vectors, self.fitted)
+        X = _features(texts, vectors, self.fitted, self._matcher)
         head = self.fitted["head"]
         return head.predict_proba(X)[:, list(head.classes_).index(True)]
 
@@ -136,7 +151,7 @@ def fit(texts: list[str], in_scope: list[bool], vectors: np.ndarray, C: float = 
     char.fit(texts)
     fitted = {"word": word, "char": char, "version": 2, "rows": len(texts), "in_scope": int(sum(map(bool, in_scope))),
               "companies": list(companies or [])}
-    X = _features(texts, vectors, fitted)
+    X = _features(texts, vectors, fitted, company_matcher(fitted["companies"]))
     fitted["head"] = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(X, list(map(bool, in_scope)))
     return fitted
 
