@@ -76,27 +76,6 @@ def test_train_router_cli_fits_a_model_search_can_use(cli, tmp_path, embedder, m
     assert max(p, key=p.get) == "shipping-domestic.md"
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"user_input": "hi", "expected_sources": "faq.json"}\n', "a list of document names"),
-    ('{"user_input": 7, "expected_sources": ["faq.json"]}\n', "needs a text 'user_input'"),
-    ('{"user_input": "hi", "in_scope": false}\n', "no questions with expected_sources"),
-    ('{"user_input": "hi", "expected_sources": ["not-a-doc.md"]}\n', "not in the index: not-a-doc.md"),
-])
-def test_train_router_cli_explains_bad_rows(cli, tmp_path, content, message):
-    data = tmp_path / "bad.jsonl"
-    data.write_text(content)
-    code, _, err = cli("train", "router", "--dataset", str(data), "--out", str(tmp_path / "m.joblib"))
-    assert code != 0 and message in err
-    assert not (tmp_path / "m.joblib").exists()
-
-
-def test_train_router_refuses_held_out_files(cli, tmp_path):
-    data = tmp_path / "answers_heldout.jsonl"
-    data.write_text('{"user_input": "hi", "expected_sources": ["faq.json"]}\n')
-    code, _, err = cli("train", "router", "--dataset", str(data))
-    assert code != 0 and "refusing to train on a held-out file" in err
-
-
 def test_the_cli_searches_with_the_router_unless_its_weight_is_zero(cli, monkeypatch):
     assert cli("ingest", "--sample")[0] == 0
     question = "my dog chewed a hole in the tent, can i claim warranty"

@@ -64,15 +64,19 @@ def test_train_scope_cli_fits_a_model_the_answerer_uses(cli, tmp_path, monkeypat
     assert np.all((p >= 0) & (p <= 1)) and p[0] > p[1]
 
 
-@pytest.mark.parametrize("content, message", [
-    ('{"user_input": "hi"}\n', "missing field(s) in_scope"),
-    ('{"user_input": 3, "in_scope": true}\n', "needs a text 'user_input'"),
-    ('{"user_input": "hi", "in_scope": "yes"}\n', "boolean 'in_scope'"),
+@pytest.mark.parametrize("model, content, message", [
+    ("scope", '{"user_input": "hi"}\n', "missing field(s) in_scope"),
+    ("scope", '{"user_input": 3, "in_scope": true}\n', "needs a text 'user_input'"),
+    ("scope", '{"user_input": "hi", "in_scope": "yes"}\n', "boolean 'in_scope'"),
+    ("router", '{"user_input": "hi", "expected_sources": "faq.json"}\n', "a list of document names"),
+    ("router", '{"user_input": 7, "expected_sources": ["faq.json"]}\n', "needs a text 'user_input'"),
+    ("router", '{"user_input": "hi", "in_scope": false}\n', "no questions with expected_sources"),
+    ("router", '{"user_input": "hi", "expected_sources": ["not-a-doc.md"]}\n', "not in the index: not-a-doc.md"),
 ])
-def test_train_scope_cli_explains_bad_rows(cli, tmp_path, content, message):
+def test_train_scope_and_router_cli_explain_bad_rows(cli, tmp_path, model, content, message):
     data = tmp_path / "bad.jsonl"
     data.write_text(content)
-    code, _, err = cli("train", "scope", "--dataset", str(data), "--out", str(tmp_path / "m.joblib"))
+    code, _, err = cli("train", model, "--dataset", str(data), "--out", str(tmp_path / "m.joblib"))
     assert code != 0 and message in err
     assert not (tmp_path / "m.joblib").exists()
 
@@ -92,9 +96,14 @@ def test_missing_model_file_names_the_command_that_makes_it(tmp_path):
         ScopeModel(None, path=tmp_path / "scope.joblib")
     with pytest.raises(ConfigurationError, match="run `triage train classifier`"):
         MessageClassifier(None, path=tmp_path / "classifier.joblib")
+    from triage.routing import SourceRouter
+
+    with pytest.raises(ConfigurationError, match="no fitted source router .* run `triage train router`"):
+        SourceRouter(None, path=tmp_path / "router.joblib")
 
 
-@pytest.mark.parametrize("command", [("train", "classifier", "--dataset"), ("train", "confidence", "--extra")])
+@pytest.mark.parametrize("command", [("train", "classifier", "--dataset"), ("train", "confidence", "--extra"),
+                                     ("train", "router", "--dataset")])
 def test_other_training_commands_refuse_held_out_files(cli, tmp_path, command):
     data = tmp_path / "messages_heldout.jsonl"
     data.write_text('{"message": "hi", "user_input": "hi", "in_scope": true}\n')

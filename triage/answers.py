@@ -66,6 +66,9 @@ class Searcher(Protocol):
 _ABBREV = re.compile(r"\b(e\.g|i\.e|etc|approx|no|vs|st|mr|mrs|ms|dr|u\.s|a\.m|p\.m)\.$", re.I)
 
 
+_MARKED_END = re.compile(r"([.!?])((?:\s*\[\d+\])+)\s+(?=[A-Z0-9\"'(])")
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences of a chunk; bullet and table lines count as sentences of their own."""
     out: list[str] = []
@@ -76,7 +79,9 @@ def split_sentences(text: str) -> list[str]:
         line = re.sub(r"^(?:[-*\u2022]\s+|\d+[.)]\s+)", "", line)
         if re.match(r"^[QA]:\s", line):
             line = line[3:]
-        parts = re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])", line)
+        # "...items. [1] Holiday..." ends a sentence too: citation markers may follow its full stop
+        line = _MARKED_END.sub(lambda m: f"{m.group(1)}{m.group(2)}\x00", line)
+        parts = [p for piece in line.split("\x00") for p in re.split(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])", piece.strip())]
         buf = ""
         for part in parts:
             buf = f"{buf} {part}".strip() if buf else part

@@ -15,7 +15,6 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -220,8 +219,15 @@ class Classification:
                 "frustration": round(self.frustration, 3)}
 
 
-def shipped_model_path() -> Path:
-    return Path(str(resources.files("triage") / "data" / "classifier.joblib"))
+
+def fit_vectorizers(texts: list[str], max_words: int = 20000, max_chars: int = 30000):
+    """Word 1-2-gram and character 2-5-gram TF-IDF vectorizers fitted on ``texts`` (for text_features)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    word = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, lowercase=True, max_features=max_words)
+    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, lowercase=True,
+                           max_features=max_chars)
+    return word.fit(texts), char.fit(texts)
 
 
 def text_features(texts: list[str], vectors, word, char, embed_weight: float):
@@ -243,7 +249,7 @@ class MessageClassifier:
         from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
         self.vader = SentimentIntensityAnalyzer()
-        self.fitted = fitted if fitted is not None else load_fitted(path, shipped_model_path(), "classifier",
+        self.fitted = fitted if fitted is not None else load_fitted(path, "classifier.joblib", "classifier",
                                                                     "triage train classifier")
 
     # -- features ------------------------------------------------------------------------------
@@ -320,16 +326,11 @@ def fit(rows: list[dict], vectors: np.ndarray, C: float = 4.0, tune_thresholds: 
     The frustration and high-stakes thresholds are chosen by 5-fold cross-validation on these rows
     (best F0.5 of the out-of-fold predictions), so nothing held out is ever looked at.
     """
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
     texts = [r["message"] for r in rows]
-    word = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, lowercase=True, max_features=30000)
-    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, lowercase=True,
-                           max_features=40000)
-    word.fit(texts)
-    char.fit(texts)
+    word, char = fit_vectorizers(texts, max_words=30000, max_chars=40000)
     X = MessageClassifier._features(texts, vectors, word, char, SentimentIntensityAnalyzer())
     labels = {
         "intent": [r["intent"] for r in rows],

@@ -23,8 +23,14 @@ def strip_markers(sentence: str) -> tuple[str, list[int]]:
     return _MARKER.sub("", sentence).strip(), nums
 
 
+def _function_word(token: str) -> bool:
+    # "we'll", "you're", "it's": a contraction of function words says nothing a document must support
+    head = token.split("'", 1)[0]
+    return token in STOPWORDS or token in GENERIC or token in NEGATIONS or ("'" in token and head in STOPWORDS)
+
+
 def _terms(text: str) -> set[str]:
-    return {stem(t) for t in tokenize(text) if t not in STOPWORDS and t not in GENERIC and t not in NEGATIONS}
+    return {stem(t) for t in tokenize(text) if not _function_word(t)}
 
 
 def _negated(text: str) -> bool:

@@ -19,6 +19,7 @@ from triage.errors import LLMError
 from triage.grounding import strip_markers, support
 
 STORE_NAME = "our store"
+MAX_LLM_SENTENCES = 6  # a chat reply; a model that runs on past this is repeating or drifting off the question
 _SENTENCE_END = re.compile(r"([.!?])(\s*(?:\[\d+\])*)\s+(?=\S)")
 
 
@@ -81,11 +82,16 @@ class LLMAnswerer:
             return _fallback(base, "model gave no answer")
         sentences = [s for s in split_sentences(raw) if s.strip()]
         kept: list[tuple[str, list[int]]] = []
+        seen: set[str] = set()
         for sent in sentences:
             text, cited = strip_markers(sent)
             cited = [n for n in cited if 1 <= n <= len(context)]
             if not text:
                 continue
+            key = " ".join(text.lower().split())
+            if key in seen:
+                continue  # a small model loops: say each thing once
+            seen.add(key)
             candidates = [context[n - 1].text for n in cited] if cited else [h.text for h in context]
             ok, _ = support(text, candidates)
             if not ok:
@@ -94,8 +100,10 @@ class LLMAnswerer:
                 scores = [support(text, [h.text])[1] for h in context]
                 cited = [scores.index(max(scores)) + 1]
             kept.append((text, cited))
-        if not kept or len(kept) < len(sentences) * 2 / 3:
-            return _fallback(base, f"{len(sentences) - len(kept)} of {len(sentences)} sentences unsupported")
+        distinct = len(seen)
+        if not kept or len(kept) < distinct * 2 / 3:
+            return _fallback(base, f"{distinct - len(kept)} of {distinct} sentences unsupported")
+        kept = kept[:MAX_LLM_SENTENCES]  # a chat reply, not the whole page: the model's first points first
         answer = _renumber(kept, context, base)
         if base.citations and answer.citations[0].source != base.citations[0].source:
             # the model leaned on a different main source than the best-supported one: keep the safe answer
@@ -114,16 +122,26 @@ class LLMAnswerer:
             yield base.text
             return
         context = pack_context(hits, self.max_context_tokens)
-        buf, released = "", 0
+        buf, released, seen = "", 0, set()
+
+        def release(sent: str) -> bool:
+            key = " ".join(strip_markers(sent)[0].lower().split())
+            if key in seen or not self._supported(sent, context):
+                return False  # unsupported, or said already (a small model loops)
+            seen.add(key)
+            return True
+
         try:
             for token in self.chat.stream(self._messages(question, context)):
                 buf += token
-                while (m := _SENTENCE_END.search(buf)):
+                while released < MAX_LLM_SENTENCES and (m := _SENTENCE_END.search(buf)):
                     sent, buf = buf[: m.end(2)], buf[m.end():]
-                    if self._supported(sent, context):
+                    if release(sent):
                         yield ("" if not released else " ") + sent.strip()
                         released += 1
-            if buf.strip() and "NO_ANSWER" not in buf and self._supported(buf, context):
+                if released >= MAX_LLM_SENTENCES:
+                    break
+            if released < MAX_LLM_SENTENCES and buf.strip() and "NO_ANSWER" not in buf and release(buf):
                 yield ("" if not released else " ") + buf.strip()
                 released += 1
         except LLMError:

@@ -20,20 +20,16 @@ The fitted model for the sample store ships in the package (``triage/data/router
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from knowledge.retriever import source_key
-from triage.classifier import text_features
+from triage.classifier import fit_vectorizers, text_features
 from triage.fitted import load_fitted
 
 EMBED_WEIGHT = 2.0
 
-
-def shipped_model_path() -> Path:
-    return Path(str(resources.files("triage") / "data" / "router.joblib"))
 
 
 class SourceRouter:
@@ -41,7 +37,7 @@ class SourceRouter:
 
     def __init__(self, embedder, fitted: dict | None = None, path: Path | None = None):
         self.embedder = embedder
-        self.fitted = fitted if fitted is not None else load_fitted(path, shipped_model_path(), "source router",
+        self.fitted = fitted if fitted is not None else load_fitted(path, "router.joblib", "source router",
                                                                     "triage train router")
         self.sources = frozenset(self.fitted["head"].classes_)
         # `train confidence` reads the router on its own training questions: it sets this so that
@@ -71,7 +67,6 @@ class SourceRouter:
 
 
 def fit(texts: list[str], sources: list[str], vectors: np.ndarray, C: float = 2.0) -> dict:
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     labels = [source_key(s) for s in sources]
@@ -79,11 +74,7 @@ def fit(texts: list[str], sources: list[str], vectors: np.ndarray, C: float = 2.
         from triage.errors import InvalidInputError
 
         raise InvalidInputError("router training needs questions about at least two documents")
-    word = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, lowercase=True, max_features=20000)
-    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, lowercase=True,
-                           max_features=30000)
-    word.fit(texts)
-    char.fit(texts)
+    word, char = fit_vectorizers(texts)
     head = LogisticRegression(C=C, max_iter=3000).fit(text_features(texts, vectors, word, char, EMBED_WEIGHT), labels)
     return {"word": word, "char": char, "head": head, "version": 1, "rows": len(texts)}
 

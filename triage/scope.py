@@ -22,20 +22,19 @@ refits it, for a store with other documents, into the data dir.
 from __future__ import annotations
 
 import re
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from triage.classifier import text_features
-from triage.fitted import load_fitted
+from triage.classifier import fit_vectorizers, text_features
+from triage.fitted import load_fitted, shipped
 
 EMBED_WEIGHT = 2.0
 COMPANY_WEIGHT = 2.0  # the gazetteer feature's value when a message names another company
 
 
 def gazetteer_path() -> Path:
-    return Path(str(resources.files("triage") / "data" / "other_companies.txt"))
+    return shipped("other_companies.txt")
 
 
 def load_gazetteer(path: Path | None = None) -> list[str]:
@@ -82,16 +81,13 @@ def _features(texts: list[str], vectors, fitted: dict, matcher=None):
     return sparse.hstack([X, sparse.csr_matrix(col)]).tocsr()
 
 
-def shipped_model_path() -> Path:
-    return Path(str(resources.files("triage") / "data" / "scope.joblib"))
-
 
 class ScopeModel:
     """P(in scope) of a message; reads vectors of the local embedder it was trained on."""
 
     def __init__(self, embedder, fitted: dict | None = None, path: Path | None = None):
         self.embedder = embedder
-        self.fitted = fitted if fitted is not None else load_fitted(path, shipped_model_path(), "scope model",
+        self.fitted = fitted if fitted is not None else load_fitted(path, "scope.joblib", "scope model",
                                                                     "triage train scope")
         self._matcher = company_matcher(self.fitted.get("companies", []))
 
@@ -137,18 +133,13 @@ def knowledge_base_phrases(chunks) -> list[str]:
 def fit(texts: list[str], in_scope: list[bool], vectors: np.ndarray, C: float = 2.0,
         companies: list[str] | None = None) -> dict:
     """``companies``: the other businesses' names to flag (see companies_not_in); None = no such feature."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
     if len(set(in_scope)) < 2:
         from triage.errors import InvalidInputError
 
         raise InvalidInputError("scope training needs both in-scope and out-of-scope messages")
-    word = TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, lowercase=True, max_features=20000)
-    char = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True, lowercase=True,
-                           max_features=30000)
-    word.fit(texts)
-    char.fit(texts)
+    word, char = fit_vectorizers(texts)
     fitted = {"word": word, "char": char, "version": 2, "rows": len(texts), "in_scope": int(sum(map(bool, in_scope))),
               "companies": list(companies or [])}
     X = _features(texts, vectors, fitted, company_matcher(fitted["companies"]))
