@@ -70,7 +70,7 @@ def main() -> None:
             variants.append((f"hybrid 0.6 + router {weight}" + (" (default)" if weight == PRIOR_WEIGHT else ""),
                              *score(s, data, repaired)))
         print(f"split={args.split} questions={len(data)} chunks={index.catalog.count_chunks()}")
-        print(f"{"variant":36s} {'hit@1':>6s} {'hit@5':>6s} {'MRR':>6s}")
+        print(f"{'variant':36s} {'hit@1':>6s} {'hit@5':>6s} {'MRR':>6s}")
         for name, h1, h5, mrr in variants:
             print(f"{name:36s} {h1:6.3f} {h5:6.3f} {mrr:6.3f}")
     finally:
