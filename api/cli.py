@@ -108,7 +108,7 @@ def ingest(
         f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
         f"removed {len(report.removed)}, failed {len(report.failed)} ({report.chunks_embedded} chunks embedded)"
     )
-    if report.added and c.settings.source_prior_weight > 0:
+    if report.added and c.settings.source_prior_weight != 0:
         _hint_router(c)
     if not report.ok:
         raise typer.Exit(1)

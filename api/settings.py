@@ -21,8 +21,9 @@ class Settings(BaseSettings):
     embeddings_model: str = "text-embedding-3-small"
     embeddings_base_url: str | None = None
     embed_threads: int | None = Field(None, description="torch threads for local embeddings (default: all cores).")
-    source_prior_weight: float = Field(0.3, ge=0.0, le=5.0, description=(
-        "Weight of the learned 'which document is this question about' prior in search scores; 0 = off."))
+    source_prior_weight: float | None = Field(None, ge=0.0, le=5.0, description=(
+        "Weight of the learned 'which document is this question about' prior in search scores; 0 = off, "
+        "unset = knowledge.retriever.PRIOR_WEIGHT."))
 
     # LLM (unset base URL and key = offline mode)
     llm_base_url: str | None = Field(None, description="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp server).")
@@ -48,4 +49,14 @@ class Settings(BaseSettings):
 
 @lru_cache
 def get_settings() -> Settings:
-    return Settings()
+    """The settings, or a ConfigurationError naming each bad ``TRIAGE_*`` value (never a traceback)."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        from triage.errors import ConfigurationError
+
+        problems = "; ".join(f"TRIAGE_{'_'.join(map(str, e['loc'])).upper()}={e.get('input')!r}: {e['msg']}"
+                             for e in exc.errors())
+        raise ConfigurationError(f"bad setting (environment or .env): {problems}") from None

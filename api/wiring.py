@@ -54,9 +54,9 @@ class Container:
 
     @cached_property
     def searcher(self):
-        from knowledge.retriever import HybridSearcher
+        from knowledge.retriever import PRIOR_WEIGHT, HybridSearcher
 
-        weight = self.settings.source_prior_weight
+        weight = PRIOR_WEIGHT if self.settings.source_prior_weight is None else self.settings.source_prior_weight
         return HybridSearcher(self.index, prior=self.router if weight > 0 else None, prior_weight=weight)
 
     @cached_property

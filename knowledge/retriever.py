@@ -131,7 +131,6 @@ class HybridSearcher:
         hits.sort(key=lambda h: (-h.score, h.chunk_id))
         return hits[:k]
 
-
     def prior_applies(self) -> bool:
         """Whether the source prior knows every document in the index (checked again when the index changes)."""
         if self.prior is None or self.prior_weight <= 0:

@@ -146,3 +146,15 @@ def test_openai_compatible_embeddings_backend(cli, docs, llm_server, monkeypatch
     monkeypatch.setenv("TRIAGE_EMBEDDER", "local")
     code, _, err = cli("search", "return window")
     assert code == 1 and "re-run `triage ingest`" in err
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("TRIAGE_SOURCE_PRIOR_WEIGHT", "abc", "TRIAGE_SOURCE_PRIOR_WEIGHT='abc': Input should be a valid number"),
+    ("TRIAGE_ABSTAIN_BELOW", "7", "TRIAGE_ABSTAIN_BELOW='7': Input should be less than or equal to 1"),
+    ("TRIAGE_EMBEDDER", "foo", "TRIAGE_EMBEDDER='foo'"),
+])
+def test_a_bad_setting_is_named_not_a_traceback(cli, monkeypatch, variable, value, message):
+    monkeypatch.setenv(variable, value)
+    code, _, err = cli("sources")
+    assert code == 1 and "bad setting" in err and message in err
+    assert "Traceback" not in err
