@@ -115,7 +115,7 @@ def ingest(
 
 
 def _hint_router(c) -> None:
-    """New or removed documents: say when the source router no longer knows the index (search then runs without it)."""
+    """New documents: say when the source router no longer knows the index (search then runs without it)."""
     from knowledge.retriever import source_key
 
     try:

@@ -88,7 +88,7 @@ class LLMAnswerer:
             cited = [n for n in cited if 1 <= n <= len(context)]
             if not text:
                 continue
-            key = " ".join(text.lower().split())
+            key = _said(text)
             if key in seen:
                 continue  # a small model loops: say each thing once
             seen.add(key)
@@ -125,7 +125,7 @@ class LLMAnswerer:
         buf, released, seen = "", 0, set()
 
         def release(sent: str) -> bool:
-            key = " ".join(strip_markers(sent)[0].lower().split())
+            key = _said(strip_markers(sent)[0])
             if key in seen or not self._supported(sent, context):
                 return False  # unsupported, or said already (a small model loops)
             seen.add(key)
@@ -155,6 +155,11 @@ class LLMAnswerer:
         if not text or "NO_ANSWER" in text:
             return False
         return support(text, [context[n - 1].text for n in cited] if cited else [h.text for h in context])[0]
+
+
+def _said(text: str) -> str:
+    """What a sentence says, for spotting a repeat: case and spacing do not count."""
+    return " ".join(text.lower().split())
 
 
 def _fallback(base: Answer, note: str) -> Answer:

@@ -31,7 +31,6 @@ from triage.fitted import load_fitted
 EMBED_WEIGHT = 2.0
 
 
-
 class SourceRouter:
     """P(document | question) over the documents it was trained with; reads local-embedder vectors."""
 

@@ -81,7 +81,6 @@ def _features(texts: list[str], vectors, fitted: dict, matcher=None):
     return sparse.hstack([X, sparse.csr_matrix(col)]).tocsr()
 
 
-
 class ScopeModel:
     """P(in scope) of a message; reads vectors of the local embedder it was trained on."""
 
