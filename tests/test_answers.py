@@ -214,3 +214,21 @@ def test_how_much_and_how_long_questions_get_sentences_with_amounts_and_times():
     assert answer_type_bonus("whats the last day i can return it", "returned until January 31 of the following year") > 0
     assert answer_type_bonus("how much is overnight shipping", "Overnight is charged at the rates above.") == 0
     assert answer_type_bonus("can i return worn boots", "You have 30 days from the delivery date.") == 0
+
+
+def test_faq_question_lines_are_never_quoted_as_answers(tmp_path, embedder, confidence_model):
+    from knowledge.index import KnowledgeIndex
+    from knowledge.ingest import Ingestor
+    from knowledge.retriever import HybridSearcher
+
+    docs = tmp_path / "kb"
+    docs.mkdir()
+    (docs / "care.md").write_text(
+        "# Care\n\nQ: My rain jacket soaks through at the shoulders. Is it broken?\n"
+        "A: Usually the water repellent finish has worn off. Wash it and tumble dry on low.\n")
+    index = KnowledgeIndex(tmp_path / "data", embedder)
+    Ingestor(index).ingest([str(docs)])
+    answerer = ExtractiveAnswerer(HybridSearcher(index), confidence_model, abstain_below=0.0)
+    ans = answerer.answer("my rain jacket soaks through at the shoulders")
+    assert not ans.abstained
+    assert "soaks through" not in ans.text and "water repellent finish" in ans.text

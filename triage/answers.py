@@ -124,9 +124,25 @@ def list_items(text: str) -> set[str]:
     return {m.group(1) for line in text.splitlines() if (m := _LIST_ITEM.match(line))}
 
 
+# Markup that pretends to close the documents or open a new turn: "</context>", "<|im_start|>system",
+# "[SYSTEM]", "### Instruction:", "assistant:" at the start of a line. Customers don't type these.
+DELIMITER = (
+    r"</?\s*(context|system|instructions?|prompt|documents?|sources?|knowledge|assistant|user|admin|developer)\b[^<>]{0,30}>"
+    r"|<\|\s*\w+\s*\|>|\[/?\s*(system|inst|admin|developer|assistant)\s*\]"
+    r"|(^|\n)\s*#{2,}\s*(system|instructions?|new instructions?|admin|developer|assistant)\b"
+    r"|(^|\n)\s*(system|assistant|developer)\s*:"
+    r"|\b(begin|end|start)\s+(of\s+)?(system|admin|developer)\s+(override|prompt|message|instructions?|mode)\b"
+)
+
+def question_sentences(text: str) -> set[str]:
+    """The sentences of a chunk's FAQ question lines ("Q: My jacket leaks. Is it broken?"): the
+    customer's words, never an answer, even where a part of them does not end in "?"."""
+    return {s for line in text.splitlines() if re.match(r"^\s*Q:\s", line) for s in split_sentences(line)}
+
+
 # Text in a document that talks to the assistant is data, never an instruction: never quote it.
 INJECTION = re.compile(
-    r"\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules?|guidelines)\b"
+    DELIMITER + r"|\b(ignore|disregard|forget|override)\b.{0,40}\b(instructions?|prompts?|rules?|guidelines)\b"
     r"|\bsystem prompt\b|\byou are now\b|\bas an ai\b|\bnew instructions?\b|\bjailbreak\b"
     r"|\b(assistant|chatbot|bot|ai)\b.{0,30}\b(must|should|will)\b.{0,30}\b(say|tell|reply|respond|answer)\b",
     re.I,
@@ -252,7 +268,7 @@ class ExtractiveAnswerer:
         for hi, hit in enumerate(hits[:3]):
             # retrieval ranked this chunk lower for a reason: its sentences pay for the gap
             handicap = RANK_PENALTY * hi + GAP_PENALTY * (top - hit.score)
-            items = list_items(hit.text)
+            items, asked = list_items(hit.text), question_sentences(hit.text)
             lead = ""  # the sentence ending in ':' that the list below it completes
             for si, sent in enumerate(split_sentences(hit.text)):
                 if sent.rstrip().endswith(":"):
@@ -262,6 +278,8 @@ class ExtractiveAnswerer:
                     lead = ""
                 # a fragment of a list ("socks") needs its lead-in ("The following items cannot be returned:")
                 needs_lead = bool(lead) and sent in items and (sent[0].islower() or len(sent.split()) < 5)
+                if sent in asked:
+                    continue
                 if not needs_lead and (sent.rstrip().endswith("?") or sent[0].islower() or looks_like_instruction(sent)):
                     continue  # FAQ questions, overlap fragments and injected orders are not answers
                 # an item is scored on its own words; its lead-in only makes it readable
