@@ -178,3 +178,39 @@ def test_a_brand_the_store_starts_to_carry_is_no_longer_another_business(embedde
     after = model.probability(question)
     assert after > before + 0.1, (before, after)
     assert model.probability("my grubhub order never showed up, refund?") < 0.5  # still another business
+
+
+def test_company_names_in_documents_are_read_as_the_matcher_reads_them():
+    from triage.scope import companies_not_in
+
+    docs = "We ship with LL-Bean partners. As us, you can pay with H&M gift cards. Barnes & Noble too."
+    names = ["ll bean", "asus", "h&m", "barnes & noble", "zara", "one plus"]
+    # "as us" is two words, not "asus"; "one plus" is nowhere
+    assert companies_not_in(docs, names) == ["asus", "zara", "one plus"]
+
+
+def test_the_gazetteer_leaves_out_ways_to_pay_and_ship_that_customers_ask_the_store_about():
+    from triage.scope import company_matcher, load_gazetteer
+
+    m = company_matcher(load_gazetteer())
+    for q in ("do you take afterpay", "can i pay with venmo", "will ups text me", "saw on tiktok that you price match",
+              "my capital one card closed, where does my refund go"):
+        assert not m.search(q), q
+    assert m.search("my zappos order is late") and m.search("return a rei jacket")
+
+
+def test_the_scope_factor_weighs_what_retrieval_found():
+    from triage.confidence import fit
+
+    # the scope model cannot tell these apart (0.6 each); only the documents' coverage of the question can
+    rows, correct, in_scope = [], [], []
+    for i in range(40):
+        inside = i % 2 == 0
+        cov = (0.6 + 0.01 * (i % 7)) if inside else (0.1 + 0.01 * (i % 7))
+        rows.append({"in_scope": 0.6, "coverage": cov, "top_score": 0.5, "known_ratio": 1.0})
+        correct.append(inside and i % 4 == 0 or (inside and i % 3 == 0))
+        in_scope.append(inside)
+    model = fit(rows, correct, in_scope)
+    covered = model.scope_probability({"in_scope": 0.6, "coverage": 0.65, "top_score": 0.5, "known_ratio": 1.0})
+    uncovered = model.scope_probability({"in_scope": 0.6, "coverage": 0.12, "top_score": 0.5, "known_ratio": 1.0})
+    assert covered > 0.7 > 0.3 > uncovered

@@ -3,8 +3,11 @@
 Two questions decide whether a reply can be trusted, and they fail in different ways:
 
 * **in scope?** "how long does etsy take to refund" retrieves the refunds page as well as any real
-  question does. The scope model (:mod:`triage.scope`) reads the message; its probability is
-  Platt-recalibrated here.
+  question does. The scope model (:mod:`triage.scope`) reads the message. "gift wrap?" reads like
+  a store question, but no sentence of the documents covers it: the scope factor is a logistic
+  regression over the scope model's log-odds and what retrieval found (``SCOPE_EVIDENCE``: how
+  much of the question the documents know and the chosen sentences cover, the top scores, the
+  router's belief), fitted on all labelled questions and recalibrated on the dev ones.
 * **right, given in scope?** Features of retrieval and of the chosen sentences (scores, margin,
   how much of the question they cover, words the documents never use) go through a logistic
   regression fitted on in-scope questions, with "top citation is a right source" as the label.
@@ -32,6 +35,10 @@ FEATURES = (
     "n_terms", "top2_same_source", "foreign_terms", "top_prior",
 )
 SCOPE_FEATURE = "in_scope"  # P(in scope) from the scope model; recalibrated, multiplied in
+# What retrieval found tells in scope from out too: "gift wrap?" reads like a store question, but no
+# sentence of the documents covers it. These join the scope model's log-odds in the scope factor.
+SCOPE_EVIDENCE = ("known_ratio", "foreign_terms", "coverage", "top_dense", "top_lexical", "n_terms", "top_prior",
+                  "best_sentence")
 DEFAULT_THRESHOLD = 0.5
 
 
@@ -45,8 +52,11 @@ class ConfidenceModel:
     scale: list[float] = field(default_factory=lambda: [1.0] * len(FEATURES))
     coef: list[float] = field(default_factory=lambda: [3.0, 4.0, 1.0, 2.0, 3.0, 1.0, 2.0, 0.0, 0.0, -2.0, 0.0])
     intercept: float = -4.5
-    scope_a: float = 1.0  # Platt scaling of the scope model's log-odds
-    scope_b: float = 0.0
+    scope_a: float = 1.0  # weight of the scope model's log-odds in the scope factor
+    scope_b: float = 0.0  # the scope factor's intercept
+    scope_mean: list[float] = field(default_factory=list)  # standardisation and weights of SCOPE_EVIDENCE
+    scope_scale: list[float] = field(default_factory=list)
+    scope_coef: list[float] = field(default_factory=list)  # empty: the scope factor is a Platt step alone
     final_a: float = 1.0  # Platt scaling of the product's log-odds, fitted on the dev rows
     final_b: float = 0.0
     threshold: float = DEFAULT_THRESHOLD
@@ -89,7 +99,13 @@ class ConfidenceModel:
         return _sigmoid(z)
 
     def scope_probability(self, feats: dict[str, float]) -> float:
-        return _sigmoid(self.scope_a * _logit(feats.get(SCOPE_FEATURE, 1.0)) + self.scope_b)
+        """P(in scope): the scope model's reading of the message, plus what retrieval found for it."""
+        z = self.scope_a * _logit(feats.get(SCOPE_FEATURE, 1.0)) + self.scope_b
+        for name, m, s, c in zip(SCOPE_EVIDENCE, self.scope_mean, self.scope_scale, self.scope_coef):
+            value = feats.get(name, 0.0)
+            if value is not None:
+                z += c * (value - m) / (s or 1.0)
+        return _sigmoid(z)
 
     def raw(self, feats: dict[str, float]) -> float:
         return self.scope_probability(feats) * self.answer_probability(feats)
@@ -106,6 +122,8 @@ class ConfidenceModel:
     def to_json(self) -> str:
         return json.dumps({"features": list(FEATURES), "mean": self.mean, "scale": self.scale, "coef": self.coef,
                            "intercept": self.intercept, "scope_a": self.scope_a, "scope_b": self.scope_b,
+                           "scope_evidence": list(SCOPE_EVIDENCE), "scope_mean": self.scope_mean,
+                           "scope_scale": self.scope_scale, "scope_coef": self.scope_coef,
                            "final_a": self.final_a, "final_b": self.final_b,
                            "threshold": self.threshold,
                            "isotonic_x": self.isotonic_x, "isotonic_y": self.isotonic_y, "report": self.report},
@@ -117,10 +135,11 @@ class ConfidenceModel:
         if not p.exists():
             return cls()
         data = json.loads(p.read_text(encoding="utf-8"))
-        if data.get("features") != list(FEATURES):
+        if data.get("features") != list(FEATURES) or data.get("scope_evidence", list(SCOPE_EVIDENCE)) != list(SCOPE_EVIDENCE):
             return cls()  # fitted for another feature set: fall back to defaults rather than mis-predict
         return cls(data["mean"], data["scale"], data["coef"], data["intercept"],
-                   data.get("scope_a", 1.0), data.get("scope_b", 0.0), data.get("final_a", 1.0), data.get("final_b", 0.0),
+                   data.get("scope_a", 1.0), data.get("scope_b", 0.0), data.get("scope_mean", []),
+                   data.get("scope_scale", []), data.get("scope_coef", []), data.get("final_a", 1.0), data.get("final_b", 0.0),
                    data["threshold"], data.get("isotonic_x", []), data.get("isotonic_y", []), data.get("report", {}))
 
 
@@ -151,14 +170,28 @@ def _interp(x: float, xs: list[float], ys: list[float]) -> float:
     return ys[lo] + t * (ys[hi] - ys[lo])
 
 
+def _standardized(rows: list[dict], names: tuple[str, ...]):
+    """Rows as a standardised matrix; a feature a row lacks (None) reads as the average, as in prediction."""
+    import numpy as np
+
+    X = np.array([[np.nan if r.get(f) is None else r[f] for f in names] for r in rows], dtype=float)
+    with warnings.catch_warnings():  # a feature no row has (search without a router) is all-NaN
+        warnings.simplefilter("ignore", RuntimeWarning)
+        mean, scale = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
+    mean[np.isnan(mean)] = 0.0
+    scale[np.isnan(scale) | (scale == 0)] = 1.0
+    return (np.where(np.isnan(X), mean, X) - mean) / scale, mean, scale
+
+
 def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool], isotonic: bool = False,
         calibrate: list[bool] | None = None) -> ConfidenceModel:
     """Fit both factors, calibrate their product and choose the abstention threshold.
 
     ``rows`` are labelled questions, in scope or not (their ``in_scope`` feature must come from a
     scope model that was not trained on them). The answer factor learns from the in-scope ones
-    (right top citation or not); the scope factor's Platt step and a final Platt step (or isotonic)
-    calibrate. The threshold maximises answered-right on in-scope plus abstention on
+    (right top citation or not), the scope factor from all of them (in scope or not, from the scope
+    model's log-odds and retrieval's evidence); a Platt step on each and a final Platt step (or
+    isotonic) calibrate. The threshold maximises answered-right on in-scope plus abstention on
     out-of-scope questions (the two things a customer notices), over all rows: the more kinds of
     off-topic message it sees, the better. With ``calibrate``, only the rows it marks (the questions
     most like the customers', with their share of off-topic ones) calibrate the scope factor and the
@@ -168,23 +201,26 @@ def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool],
     from sklearn.linear_model import LogisticRegression
 
     ins = [i for i, s in enumerate(in_scope) if s]
-    X = np.array([[np.nan if rows[i].get(f) is None else rows[i][f] for f in FEATURES] for i in ins], dtype=float)
+    X, mean, scale = _standardized([rows[i] for i in ins], FEATURES)
     y = np.array([correct[i] for i in ins], dtype=int)
-    with warnings.catch_warnings():  # a feature no row has (search without a router) is all-NaN
-        warnings.simplefilter("ignore", RuntimeWarning)
-        mean, scale = np.nanmean(X, axis=0), np.nanstd(X, axis=0)
-    mean[np.isnan(mean)] = 0.0
-    scale[np.isnan(scale) | (scale == 0)] = 1.0
-    X = np.where(np.isnan(X), mean, X)  # a missing feature reads as average, as in prediction
-    lr = LogisticRegression(C=1.0, max_iter=1000).fit((X - mean) / scale, y)
+    lr = LogisticRegression(C=1.0, max_iter=1000).fit(X, y)
     model = ConfidenceModel(mean.tolist(), scale.tolist(), lr.coef_[0].tolist(), float(lr.intercept_[0]))
     keep = [i for i, k in enumerate(calibrate) if k] if calibrate is not None else range(len(rows))
     cal_rows, cal_correct = [rows[i] for i in keep], np.array([correct[i] for i in keep], dtype=int)
     cal_scope = np.array([in_scope[i] for i in keep], dtype=int)
-    if len(set(cal_scope)) == 2:  # P(in scope | score) depends on how many messages are off-topic: calibrate rows set it
-        z = np.array([[_logit(r.get(SCOPE_FEATURE, 1.0))] for r in cal_rows])
+    if len(set(in_scope)) == 2:  # the scope factor: the scope model's log-odds and retrieval's evidence, all rows
+        E, s_mean, s_scale = _standardized(rows, SCOPE_EVIDENCE)
+        z = np.array([[_logit(r.get(SCOPE_FEATURE, 1.0))] for r in rows])
+        stacked = LogisticRegression(C=1.0, max_iter=1000).fit(np.hstack([z, E]), np.array(in_scope, dtype=int))
+        model.scope_a, model.scope_b = float(stacked.coef_[0][0]), float(stacked.intercept_[0])
+        model.scope_mean, model.scope_scale = s_mean.tolist(), s_scale.tolist()
+        model.scope_coef = stacked.coef_[0][1:].tolist()
+    if len(set(cal_scope)) == 2:  # P(in scope | evidence) depends on how many messages are off-topic: calibrate rows set it
+        z = np.array([[_logit(model.scope_probability(r))] for r in cal_rows])
         platt = LogisticRegression(C=1.0, max_iter=1000).fit(z, cal_scope)
-        model.scope_a, model.scope_b = float(platt.coef_[0][0]), float(platt.intercept_[0])
+        a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
+        model.scope_a, model.scope_b = a * model.scope_a, a * model.scope_b + b
+        model.scope_coef = [a * c for c in model.scope_coef]
     if isotonic:
         from sklearn.isotonic import IsotonicRegression
 

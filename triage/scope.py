@@ -60,14 +60,32 @@ def _name_key(name: str) -> str:
     return re.sub(r"[\s.'\-]+", "", name.lower())
 
 
+def _window_keys(text: str, width: int) -> dict[str, int]:
+    """Every run of up to ``width`` consecutive words of ``text``, joined as a name key, with the
+    fewest words it takes to spell it ("l l bean" and "ll bean" both give "llbean")."""
+    words = re.findall(r"[\w&+]+", text.lower())
+    keys: dict[str, int] = {}
+    for i in range(len(words)):
+        key = ""
+        for n, word in enumerate(words[i:i + width], 1):
+            key += word
+            if keys.get(key, width + 1) > n:
+                keys[key] = n
+    return keys
+
+
 def companies_not_in(documents_text: str, names: list[str] | None = None) -> list[str]:
-    """The names (default: the gazetteer's) that the store's documents never mention: other businesses."""
+    """The names (default: the gazetteer's) that the store's documents never mention: other businesses.
+
+    One pass over the documents builds the set of word runs they contain; each name is then a lookup,
+    so a large knowledge base and a long gazetteer cost a few milliseconds per thousand words.
+    """
     names = load_gazetteer() if names is None else names
-    matcher = company_matcher(names)
-    if matcher is None:
-        return []
-    found = {_name_key(m.group(0)) for m in matcher.finditer(documents_text)}  # one pass over the documents
-    return [n for n in names if _name_key(n) not in found]
+    parts = {n: [p for p in re.split(r"[\s.'\-]+", n) if p] for n in names}
+    width = max((len(p) for p in parts.values()), default=0)
+    found = _window_keys(documents_text, width)
+    # as the matcher reads them: a name's words may run together or apart, never split further
+    return [n for n in names if found.get(_name_key(n), width + 1) > len(parts[n])]
 
 
 def _features(texts: list[str], vectors, fitted: dict, matcher=None):
