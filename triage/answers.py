@@ -163,12 +163,25 @@ MANIPULATION = re.compile(
 )
 
 
+# Asking for other customers' data ("the phone number of the customer on order JP-10234", "every
+# customer's email"): declined whatever the documents say. A customer's own order goes through the
+# order lookup, which checks their email or zip first.
+OTHERS_DATA = re.compile(
+    r"\b(address|phone(\s+number)?|number|e-?mails?|name|details|info(rmation)?|contact)\b.{0,30}\b(of|for|on|from)\s+"
+    r"(the|another|other|that|this|a|some)\s+(customer|person|buyer|user|shopper|account holder|guy|lady|woman|man)s?\b"
+    r"|\b(all|other|your)\s+(customer|user|shopper|buyer)s'?\s+(orders|e-?mails|addresses|names|phone numbers|data|details|"
+    r"info\w*|accounts|list|database)\b|\bevery (customer|user|shopper|buyer)'?s?\s+(e-?mail|address|phone|name|order|data)"
+    r"|\bcustomer (list|database|emails|data)\b|\bwhose order\b",
+    re.I,
+)
+
+
 def looks_like_instruction(text: str) -> bool:
     return bool(INJECTION.search(text))
 
 
 def looks_like_manipulation(text: str) -> bool:
-    return bool(INJECTION.search(text) or MANIPULATION.search(text))
+    return bool(INJECTION.search(text) or MANIPULATION.search(text) or OTHERS_DATA.search(text))
 
 
 def content_terms(text: str) -> list[str]:
