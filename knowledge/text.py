@@ -36,7 +36,7 @@ SLANG = {
     "canceled": "cancelled", "cancelling": "cancel", "canceling": "cancel", "color": "colour",
     "colors": "colours", "ca": "canada", "uk": "uk united kingdom", "eu": "eu europe", "usa": "us united states",
     "aus": "australia", "nz": "new zealand", "po": "po", "apo": "apo", "klarna": "klarna",
-    "paypal": "paypal", "amex": "american express", "refund?": "refund",
+    "paypal": "paypal", "amex": "american express", "refund?": "refund", "express": "express expedited",
 }
 
 
@@ -44,10 +44,27 @@ def tokenize(text: str) -> list[str]:
     return _TOKEN.findall(text.lower())
 
 
+# Irregular past forms customers use of what the documents describe ("wore it once" / "unworn",
+# "it shrank" / "shrinkage"): stemmed to the same term as the present form.
+IRREGULAR = {
+    "wore": "wear", "worn": "wear", "bought": "buy", "paid": "pay", "sent": "send", "broke": "break",
+    "broken": "break", "tore": "tear", "torn": "tear", "came": "come", "took": "take", "taken": "take",
+    "gave": "give", "given": "give", "made": "make", "lost": "lose", "sold": "sell", "held": "hold",
+    "chose": "choose", "chosen": "choose", "stole": "steal", "stolen": "steal", "spent": "spend",
+    "kept": "keep", "found": "find", "wrote": "write", "written": "write", "fell": "fall", "fallen": "fall",
+    "froze": "freeze", "frozen": "freeze", "shrank": "shrink", "shrunk": "shrink", "shrunken": "shrink",
+    "ripped": "rip", "began": "begin", "begun": "begin", "rang": "ring", "rung": "ring", "forgot": "forget",
+    "forgotten": "forget", "hid": "hide", "hidden": "hide", "bent": "bend", "split": "split",
+}
+
+
 @lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """A light suffix stemmer (enough for 'returns'/'returned'/'returning' -> 'return')."""
-    w = word
+    """A light suffix stemmer (enough for 'returns'/'returned'/'returning' -> 'return'), irregular
+    past forms to the present ('wore'/'worn' -> 'wear')."""
+    w = IRREGULAR.get(word, word)
+    if w != word:
+        return w
     if len(w) > 4 and w.endswith("ies"):
         return w[:-3] + "y"
     for suf in ("ing", "ed", "es", "s"):

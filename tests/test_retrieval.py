@@ -43,6 +43,18 @@ def test_langchain_retriever_returns_documents_with_metadata(searcher):
     assert docs[0].metadata["source"].endswith(("gift-cards.html", "faq.json"))
 
 
+def test_irregular_past_forms_match_the_words_the_documents_use():
+    from knowledge.text import analyze
+
+    assert analyze("I wore it once and it shrank") == analyze("wear it once and it shrinks")
+    assert analyze("the zipper broke") == analyze("zipper breaking")
+
+
+def test_a_customer_who_wore_an_item_finds_the_policy_on_worn_items(extractive):
+    ans = extractive.answer("can i return a jacket i already wore on one hike")
+    assert "worn" in ans.text and ans.citations[0].source.endswith("returns-policy.md")
+
+
 def test_typo_repair_uses_the_corpus_vocabulary(sample_index):
     norm = sample_index.lexical.normalizer
     assert norm.normalize("retrun shiping recieve") == "return shipping receive"
