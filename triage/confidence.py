@@ -183,6 +183,50 @@ def _standardized(rows: list[dict], names: tuple[str, ...]):
     return (np.where(np.isnan(X), mean, X) - mean) / scale, mean, scale
 
 
+def _factors(rows: list[dict], correct: list[bool], in_scope: list[bool]) -> ConfidenceModel:
+    """The two factors, uncalibrated: P(right | in scope) from the in-scope rows, P(in scope) from all."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    ins = [i for i, s in enumerate(in_scope) if s]
+    X, mean, scale = _standardized([rows[i] for i in ins], FEATURES)
+    y = np.array([correct[i] for i in ins], dtype=int)
+    model = ConfidenceModel(mean.tolist(), scale.tolist())
+    if len(set(y)) == 2:
+        lr = LogisticRegression(C=1.0, max_iter=1000).fit(X, y)
+        model.coef, model.intercept = lr.coef_[0].tolist(), float(lr.intercept_[0])
+    if len(set(in_scope)) == 2:  # the scope model's log-odds and retrieval's evidence
+        E, s_mean, s_scale = _standardized(rows, SCOPE_EVIDENCE)
+        z = np.array([[_logit(r.get(SCOPE_FEATURE, 1.0))] for r in rows])
+        stacked = LogisticRegression(C=1.0, max_iter=1000).fit(np.hstack([z, E]), np.array(in_scope, dtype=int))
+        model.scope_a, model.scope_b = float(stacked.coef_[0][0]), float(stacked.intercept_[0])
+        model.scope_mean, model.scope_scale = s_mean.tolist(), s_scale.tolist()
+        model.scope_coef = stacked.coef_[0][1:].tolist()
+    return model
+
+
+def _cross_fitted(rows, correct, in_scope, keep: list[int], full: ConfidenceModel, folds: int = 5):
+    """(scope log-odds, answer probability) of each ``keep`` row from factors fitted without its fold."""
+    import numpy as np
+
+    scope_z, answer_p = np.zeros(len(keep)), np.zeros(len(keep))
+    order = np.arange(len(keep))
+    for f in range(folds):
+        test = order[order % folds == f]
+        if len(keep) < folds * 4:  # too few to hold any out: the full factors (in-sample) it is
+            test, model = order, full
+        else:
+            out = {keep[j] for j in test}
+            idx = [i for i in range(len(rows)) if i not in out]
+            model = _factors([rows[i] for i in idx], [correct[i] for i in idx], [in_scope[i] for i in idx])
+        for j in test:
+            scope_z[j] = _logit(model.scope_probability(rows[keep[j]]))
+            answer_p[j] = model.answer_probability(rows[keep[j]])
+        if model is full:
+            break
+    return scope_z, answer_p
+
+
 def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool], isotonic: bool = False,
         calibrate: list[bool] | None = None) -> ConfidenceModel:
     """Fit both factors, calibrate their product and choose the abstention threshold.
@@ -200,36 +244,28 @@ def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool],
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    ins = [i for i, s in enumerate(in_scope) if s]
-    X, mean, scale = _standardized([rows[i] for i in ins], FEATURES)
-    y = np.array([correct[i] for i in ins], dtype=int)
-    lr = LogisticRegression(C=1.0, max_iter=1000).fit(X, y)
-    model = ConfidenceModel(mean.tolist(), scale.tolist(), lr.coef_[0].tolist(), float(lr.intercept_[0]))
-    keep = [i for i, k in enumerate(calibrate) if k] if calibrate is not None else range(len(rows))
-    cal_rows, cal_correct = [rows[i] for i in keep], np.array([correct[i] for i in keep], dtype=int)
+    model = _factors(rows, correct, in_scope)
+    keep = [i for i, k in enumerate(calibrate) if k] if calibrate is not None else list(range(len(rows)))
+    cal_correct = np.array([correct[i] for i in keep], dtype=int)
     cal_scope = np.array([in_scope[i] for i in keep], dtype=int)
-    if len(set(in_scope)) == 2:  # the scope factor: the scope model's log-odds and retrieval's evidence, all rows
-        E, s_mean, s_scale = _standardized(rows, SCOPE_EVIDENCE)
-        z = np.array([[_logit(r.get(SCOPE_FEATURE, 1.0))] for r in rows])
-        stacked = LogisticRegression(C=1.0, max_iter=1000).fit(np.hstack([z, E]), np.array(in_scope, dtype=int))
-        model.scope_a, model.scope_b = float(stacked.coef_[0][0]), float(stacked.intercept_[0])
-        model.scope_mean, model.scope_scale = s_mean.tolist(), s_scale.tolist()
-        model.scope_coef = stacked.coef_[0][1:].tolist()
+    # A calibration row must be read by factors that never learnt from it, or the calibration learns
+    # how sure the factors are of their own training rows (overconfident): cross-fitted, 5 folds.
+    scope_z, answer_p = _cross_fitted(rows, correct, in_scope, keep, model)
     if len(set(cal_scope)) == 2:  # P(in scope | evidence) depends on how many messages are off-topic: calibrate rows set it
-        z = np.array([[_logit(model.scope_probability(r))] for r in cal_rows])
-        platt = LogisticRegression(C=1.0, max_iter=1000).fit(z, cal_scope)
+        platt = LogisticRegression(C=1.0, max_iter=1000).fit(scope_z.reshape(-1, 1), cal_scope)
         a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
         model.scope_a, model.scope_b = a * model.scope_a, a * model.scope_b + b
         model.scope_coef = [a * c for c in model.scope_coef]
+        scope_z = a * scope_z + b
+    raw = np.array([_sigmoid(z) for z in scope_z]) * answer_p
     if isotonic:
         from sklearn.isotonic import IsotonicRegression
 
-        raw = np.array([model.raw(r) for r in cal_rows])
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(raw, cal_correct)
         model.isotonic_x = [float(v) for v in iso.X_thresholds_]
         model.isotonic_y = [float(v) for v in iso.y_thresholds_]
     elif len(set(cal_correct)) == 2:
-        z = np.array([[_logit(model.raw(r))] for r in cal_rows])
+        z = np.array([[_logit(v)] for v in raw])
         final = LogisticRegression(C=1.0, max_iter=1000).fit(z, cal_correct)
         model.final_a, model.final_b = float(final.coef_[0][0]), float(final.intercept_[0])
     probs = [model.predict(r) for r in rows]
