@@ -436,7 +436,8 @@ def train_scope(
         # other businesses: the gazetteer's names that the store's own documents never mention
         companies = companies_not_in("\n".join(ch.text for ch in c.index.chunks.values()))
         with err.status(f"Embedding {len(rows)} messages and fitting..."):
-            vectors = c.local_embedder.embed_documents(texts)
+            # the vectors search computes at run time: of the typo-repaired message
+            vectors = c.local_embedder.embed_documents([c.searcher.dense_query(t) for t in texts])
             oof = cross_validated(texts, labels, vectors, companies=companies)
             fitted = fit(texts, labels, vectors, companies=companies)
         right = sum((p >= 0.5) == y for p, y in zip(oof, labels))
@@ -483,7 +484,8 @@ def train_router(
         rows += [(t, source) for source, chunks in by_source.items() for t in knowledge_base_phrases(chunks)]
         texts, sources = [t for t, _ in rows], [s for _, s in rows]
         with err.status(f"Embedding {len(rows)} questions and fitting..."):
-            vectors = c.local_embedder.embed_documents(texts)
+            # the vectors search computes at run time: of the typo-repaired message
+            vectors = c.local_embedder.embed_documents([c.searcher.dense_query(t) for t in texts])
             oof = cross_validated(texts, sources, vectors)
             fitted = fit(texts, sources, vectors)
         accuracy = sum(bool(p) and max(p, key=p.get) == source_key(s) for p, s in zip(oof, sources)) / len(rows)

@@ -238,7 +238,7 @@ def load_known_words() -> frozenset[str]:
         words = vocab.read_text(encoding="utf-8").split()
     except Exception:
         return frozenset()
-    return frozenset(w for w in words if w.isalpha() and w.islower() and len(w) >= 4)
+    return frozenset(w for w in words if w.isalpha() and w.islower() and len(w) >= 3)
 
 
 class KnowledgeIndex:

@@ -38,6 +38,17 @@ SLANG = {
     "aus": "australia", "nz": "new zealand", "po": "po", "apo": "apo", "klarna": "klarna",
     "paypal": "paypal", "amex": "american express", "refund?": "refund", "express": "express expedited",
 }
+# Contractions typed without the apostrophe are words, not typos: "doesnt" is not "does", "wont" not "want".
+CONTRACTIONS = {
+    "dont": "don't", "doesnt": "doesn't", "didnt": "didn't", "wont": "won't", "cant": "can't", "isnt": "isn't",
+    "arent": "aren't", "wasnt": "wasn't", "werent": "weren't", "havent": "haven't", "hasnt": "hasn't",
+    "hadnt": "hadn't", "shouldnt": "shouldn't", "wouldnt": "wouldn't", "couldnt": "couldn't", "aint": "ain't",
+    "whats": "what's", "thats": "that's", "youre": "you're", "theyre": "they're", "ive": "i've", "youve": "you've",
+    "weve": "we've", "theyve": "they've", "hes": "he's", "shes": "she's", "wheres": "where's", "hows": "how's",
+    "whos": "who's", "theres": "there's", "heres": "here's", "youll": "you'll", "theyll": "they'll", "itll": "it'll",
+    "youd": "you'd", "theyd": "they'd", "lets": "let's", "whens": "when's", "whys": "why's",
+}
+SLANG.update(CONTRACTIONS)
 
 
 def tokenize(text: str) -> list[str]:
@@ -89,6 +100,27 @@ def _deletes(word: str, depth: int) -> set[str]:
     return out
 
 
+def _substitutions(a: str, b: str) -> int:
+    """Letters changed (not added, dropped or swapped with a neighbour) to turn ``a`` into ``b``, at
+    their fewest. Typos add, drop and swap letters; a changed letter more often makes another word
+    ("etsy" is not "easy", "garmin" not "garment", "disable" not "durable")."""
+    prev = [(j, 0) for j in range(len(b) + 1)]  # (edits, substitutions) per prefix of b
+    prev2 = None
+    for i in range(1, len(a) + 1):
+        cur = [(i, 0)] + [(0, 0)] * len(b)
+        for j in range(1, len(b) + 1):
+            opts = [(prev[j][0] + 1, prev[j][1]), (cur[j - 1][0] + 1, cur[j - 1][1])]
+            if a[i - 1] == b[j - 1]:
+                opts.append(prev[j - 1])
+            else:
+                opts.append((prev[j - 1][0] + 1, prev[j - 1][1] + 1))
+            if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                opts.append((prev2[j - 2][0] + 1, prev2[j - 2][1]))
+            cur[j] = min(opts)
+        prev2, prev = prev, cur
+    return prev[len(b)][1]
+
+
 def damerau(a: str, b: str) -> int:
     """Optimal string alignment distance (edits incl. adjacent transpositions)."""
     d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
@@ -122,23 +154,36 @@ class QueryNormalizer:
                     self._deletes.setdefault(d, set()).add(w)
         self._cache: dict[str, str] = {}
 
+    def _is_word(self, word: str) -> bool:
+        return word in self.counts or word in self.known
+
     def correct(self, word: str) -> str:
-        if word in self.counts or word in self.known or len(word) < 4 or not word.isalpha():
+        """The corpus word ``word`` is most likely a typo of, or ``word`` itself.
+
+        Typos add, drop and swap letters, rarely change one, and almost never touch the first letter.
+        A word that is an inflection of a known word ("refunding", "womens", "cheapest") is left
+        alone unless one missing letter turns it into a corpus word ("shiping" -> "shipping").
+        """
+        if self._is_word(word) or len(word) < 4 or not word.isalpha():
             return word
         hit = self._cache.get(word)
         if hit is not None:
             return hit
-        max_dist = 2 if len(word) >= 6 else 1
+        max_dist = 2 if len(word) >= 8 else 1
         cands: set[str] = set()
         for d in _deletes(word, max_dist):
             cands |= self._deletes.get(d, set())
-        scored = [(damerau(word, c), c) for c in cands]
-        scored = [(dist, c) for dist, c in scored if dist <= max_dist]
+        scored = [(damerau(word, c), c) for c in cands
+                  if (c[0] == word[0] or c[:2] == word[1::-1]) and (len(word) > 5 or len(c) >= len(word))]
+        scored = [(dist, c) for dist, c in scored if dist <= max_dist and _substitutions(word, c) <= (len(word) > 5)]
+        fixed = word
         if scored:
             best = min(dist for dist, _ in scored)
             fixed = max((c for dist, c in scored if dist == best), key=lambda c: (self.counts[c], c))
-        else:
-            fixed = word
+            inflected = any(word.endswith(suf) and self._is_word(word[:-len(suf)])
+                            for suf in ("s", "es", "er", "ers", "est", "ed", "ing", "ings") if len(word) - len(suf) >= 3)
+            if inflected and not (len(fixed) == len(word) + 1 and best == 1):
+                fixed = word
         if len(self._cache) < 50000:
             self._cache[word] = fixed
         return fixed

@@ -55,6 +55,26 @@ def test_a_customer_who_wore_an_item_finds_the_policy_on_worn_items(extractive):
     assert "worn" in ans.text and ans.citations[0].source.endswith("returns-policy.md")
 
 
+def test_typo_repair_leaves_chat_words_names_and_inflections_alone(sample_index):
+    from knowledge.text import _substitutions
+
+    norm = sample_index.lexical.normalizer
+    # an apostrophe-less contraction is not a typo of another word ("doesnt" is not "does")
+    assert norm.repair("it doesnt fit and i wont keep it") == "it doesnt fit and i wont keep it"
+    assert norm.normalize("it doesnt fit") == "it doesn't fit"
+    for word in ("womens", "refunding", "cheapest", "etsy", "dads"):
+        assert norm.correct(word) == word, word
+    assert norm.correct("shiping") == "shipping" and norm.correct("pasword") == "password"
+    assert _substitutions("etsy", "easy") == 1 and _substitutions("retrun", "return") == 0
+
+
+def test_the_scope_model_reads_the_same_vector_search_does(extractive):
+    # search embeds the typo-repaired message; "etsy" must not become a store word on the way
+    question = "how fast does etsy process a refund"
+    vector = extractive.searcher.embed_query(question)
+    assert extractive.in_scope(question, vector) < 0.5
+
+
 def test_typo_repair_uses_the_corpus_vocabulary(sample_index):
     norm = sample_index.lexical.normalizer
     assert norm.normalize("retrun shiping recieve") == "return shipping receive"

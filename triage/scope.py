@@ -4,7 +4,8 @@ Retrieval always returns *something*: "what's the weather in portland tomorrow" 
 contact page, "how long does etsy take to refund" on the refunds FAQ. Word overlap cannot tell
 those apart from real policy questions, so a small logistic regression reads the message itself:
 its MiniLM sentence vector (the same vector the search just computed, so it costs nothing extra)
-plus word and character n-grams. It is trained on customer messages labelled in scope (store
+plus word and character n-grams, plus how close it sits to the nearest training messages of
+each kind (``neighbour_features``). It is trained on customer messages labelled in scope (store
 policy, orders) or not (other shops and brands, general chit-chat and knowledge, store topics the
 documents do not cover, injection and abuse), and its probability is one feature of the calibrated
 confidence (:mod:`triage.confidence`), not a verdict of its own.
@@ -31,6 +32,11 @@ from triage.fitted import load_fitted, shipped
 
 EMBED_WEIGHT = 2.0
 COMPANY_WEIGHT = 2.0  # the gazetteer feature's value when a message names another company
+# How like the nearest training messages of each label a message is (mean cosine of the 5 nearest
+# in scope, and of the 5 nearest out): the linear model's vector weights see the whole space at
+# once, neighbours see "how long does etsy take to refund" next to other shops' questions.
+NEIGHBOURS = 5
+NEIGHBOUR_WEIGHT = 6.0
 
 
 def gazetteer_path() -> Path:
@@ -88,15 +94,33 @@ def companies_not_in(documents_text: str, names: list[str] | None = None) -> lis
     return [n for n in names if found.get(_name_key(n), width + 1) > len(parts[n])]
 
 
-def _features(texts: list[str], vectors, fitted: dict, matcher=None):
+def neighbour_features(vectors, fitted: dict, leave_out_self: bool = False) -> np.ndarray:
+    """Mean cosine of each vector's NEIGHBOURS nearest in-scope and out-of-scope training messages."""
+    ref = np.asarray(fitted["neighbours"], dtype=np.float32)
+    labels = np.asarray(fitted["neighbour_labels"], dtype=bool)
+    sims = np.asarray(vectors, dtype=np.float32) @ ref.T
+    if leave_out_self:  # a training message is not its own neighbour
+        np.fill_diagonal(sims, -1.0)
+    out = []
+    for side in (labels, ~labels):
+        part = sims[:, side]
+        k = min(NEIGHBOURS, part.shape[1])
+        top = -np.partition(-part, k - 1, axis=1)[:, :k] if k else np.zeros((len(sims), 1))
+        out.append(top.mean(axis=1))
+    return np.stack(out, axis=1) * NEIGHBOUR_WEIGHT
+
+
+def _features(texts: list[str], vectors, fitted: dict, matcher=None, training: bool = False):
     from scipy import sparse
 
     X = text_features(texts, vectors, fitted["word"], fitted["char"], EMBED_WEIGHT)
-    if "companies" not in fitted:
-        return X  # a model fitted without the gazetteer feature
-    col = np.array([[COMPANY_WEIGHT if matcher is not None and matcher.search(t) else 0.0] for t in texts],
-                   dtype=np.float32)
-    return sparse.hstack([X, sparse.csr_matrix(col)]).tocsr()
+    cols = []
+    if "companies" in fitted:  # absent from a model fitted without the gazetteer feature
+        cols.append(np.array([[COMPANY_WEIGHT if matcher is not None and matcher.search(t) else 0.0] for t in texts],
+                             dtype=np.float32))
+    if "neighbours" in fitted:
+        cols.append(neighbour_features(vectors, fitted, leave_out_self=training).astype(np.float32))
+    return sparse.hstack([X] + [sparse.csr_matrix(c) for c in cols]).tocsr() if cols else X
 
 
 class ScopeModel:
@@ -157,9 +181,10 @@ def fit(texts: list[str], in_scope: list[bool], vectors: np.ndarray, C: float = 
 
         raise InvalidInputError("scope training needs both in-scope and out-of-scope messages")
     word, char = fit_vectorizers(texts)
-    fitted = {"word": word, "char": char, "version": 2, "rows": len(texts), "in_scope": int(sum(map(bool, in_scope))),
-              "companies": list(companies or [])}
-    X = _features(texts, vectors, fitted, company_matcher(fitted["companies"]))
+    fitted = {"word": word, "char": char, "version": 3, "rows": len(texts), "in_scope": int(sum(map(bool, in_scope))),
+              "companies": list(companies or []),
+              "neighbours": np.asarray(vectors, dtype=np.float16), "neighbour_labels": np.array(list(map(bool, in_scope)))}
+    X = _features(texts, vectors, fitted, company_matcher(fitted["companies"]), training=True)
     fitted["head"] = LogisticRegression(C=C, max_iter=3000, class_weight="balanced").fit(X, list(map(bool, in_scope)))
     return fitted
 
