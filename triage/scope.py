@@ -94,23 +94,32 @@ def companies_not_in(documents_text: str, names: list[str] | None = None) -> lis
     return [n for n in names if found.get(_name_key(n), width + 1) > len(parts[n])]
 
 
-def neighbour_features(vectors, fitted: dict, leave_out_self: bool = False) -> np.ndarray:
-    """Mean cosine of each vector's NEIGHBOURS nearest in-scope and out-of-scope training messages."""
+def neighbour_sets(fitted: dict) -> tuple[np.ndarray, np.ndarray]:
+    """The training vectors in scope and out of scope, as float32 matrices (prepared once per model)."""
     ref = np.asarray(fitted["neighbours"], dtype=np.float32)
     labels = np.asarray(fitted["neighbour_labels"], dtype=bool)
-    sims = np.asarray(vectors, dtype=np.float32) @ ref.T
-    if leave_out_self:  # a training message is not its own neighbour
-        np.fill_diagonal(sims, -1.0)
+    return np.ascontiguousarray(ref[labels]), np.ascontiguousarray(ref[~labels])
+
+
+def neighbour_features(vectors, sets: tuple[np.ndarray, np.ndarray], self_rows=None) -> np.ndarray:
+    """Mean cosine of each vector's NEIGHBOURS nearest in-scope and out-of-scope training messages.
+
+    ``self_rows``, when the vectors are the training vectors themselves: for each set, the row of
+    ``vectors`` each of its members is, so that no training message is its own neighbour.
+    """
+    vectors = np.asarray(vectors, dtype=np.float32)
     out = []
-    for side in (labels, ~labels):
-        part = sims[:, side]
-        k = min(NEIGHBOURS, part.shape[1])
-        top = -np.partition(-part, k - 1, axis=1)[:, :k] if k else np.zeros((len(sims), 1))
+    for side, ref in enumerate(sets):
+        sims = vectors @ ref.T
+        if self_rows is not None:
+            sims[self_rows[side], np.arange(len(ref))] = -1.0
+        k = min(NEIGHBOURS, sims.shape[1])
+        top = -np.partition(-sims, k - 1, axis=1)[:, :k] if k else np.zeros((len(sims), 1))
         out.append(top.mean(axis=1))
     return np.stack(out, axis=1) * NEIGHBOUR_WEIGHT
 
 
-def _features(texts: list[str], vectors, fitted: dict, matcher=None, training: bool = False):
+def _features(texts: list[str], vectors, fitted: dict, matcher=None, training: bool = False, sets=None):
     from scipy import sparse
 
     X = text_features(texts, vectors, fitted["word"], fitted["char"], EMBED_WEIGHT)
@@ -119,7 +128,10 @@ def _features(texts: list[str], vectors, fitted: dict, matcher=None, training: b
         cols.append(np.array([[COMPANY_WEIGHT if matcher is not None and matcher.search(t) else 0.0] for t in texts],
                              dtype=np.float32))
     if "neighbours" in fitted:
-        cols.append(neighbour_features(vectors, fitted, leave_out_self=training).astype(np.float32))
+        sets = sets if sets is not None else neighbour_sets(fitted)
+        labels = np.asarray(fitted["neighbour_labels"], dtype=bool)
+        self_rows = (np.flatnonzero(labels), np.flatnonzero(~labels)) if training else None
+        cols.append(neighbour_features(vectors, sets, self_rows).astype(np.float32))
     return sparse.hstack([X] + [sparse.csr_matrix(c) for c in cols]).tocsr() if cols else X
 
 
@@ -131,6 +143,7 @@ class ScopeModel:
         self.fitted = fitted if fitted is not None else load_fitted(path, "scope.joblib", "scope model",
                                                                     "triage train scope")
         self._matcher = company_matcher(self.fitted.get("companies", []))
+        self._sets = neighbour_sets(self.fitted) if "neighbours" in self.fitted else None
 
     def known_to_store(self, documents_text: str) -> None:
         """Names the store's current documents mention are not other businesses: a store that sells
@@ -142,7 +155,7 @@ class ScopeModel:
         if not texts:
             return np.zeros(0)
         vectors = self.embedder.embed_documents(texts) if vectors is None else np.asarray(vectors)
-        X = _features(texts, vectors, self.fitted, self._matcher)
+        X = _features(texts, vectors, self.fitted, self._matcher, sets=self._sets)
         head = self.fitted["head"]
         return head.predict_proba(X)[:, list(head.classes_).index(True)]
 
