@@ -211,19 +211,19 @@ def _cross_fitted(rows, correct, in_scope, keep: list[int], full: ConfidenceMode
 
     scope_z, answer_p = np.zeros(len(keep)), np.zeros(len(keep))
     order = np.arange(len(keep))
-    for f in range(folds):
-        test = order[order % folds == f]
-        if len(keep) < folds * 4:  # too few to hold any out: the full factors (in-sample) it is
-            test, model = order, full
-        else:
+    if len(keep) < folds * 4:  # too few to hold any out: the full factors (in-sample) it is
+        splits = [(order, full)]
+    else:
+        splits = []
+        for f in range(folds):
+            test = order[order % folds == f]
             out = {keep[j] for j in test}
             idx = [i for i in range(len(rows)) if i not in out]
-            model = _factors([rows[i] for i in idx], [correct[i] for i in idx], [in_scope[i] for i in idx])
+            splits.append((test, _factors([rows[i] for i in idx], [correct[i] for i in idx], [in_scope[i] for i in idx])))
+    for test, model in splits:
         for j in test:
             scope_z[j] = _logit(model.scope_probability(rows[keep[j]]))
             answer_p[j] = model.answer_probability(rows[keep[j]])
-        if model is full:
-            break
     return scope_z, answer_p
 
 
