@@ -100,12 +100,14 @@ def _deletes(word: str, depth: int) -> set[str]:
     return out
 
 
-def _substitutions(a: str, b: str) -> int:
-    """Letters changed (not added, dropped or swapped with a neighbour) to turn ``a`` into ``b``, at
-    their fewest. Typos add, drop and swap letters; a changed letter more often makes another word
-    ("etsy" is not "easy", "garmin" not "garment", "disable" not "durable")."""
-    prev = [(j, 0) for j in range(len(b) + 1)]  # (edits, substitutions) per prefix of b
-    prev2 = None
+def edits(a: str, b: str) -> tuple[int, int]:
+    """(optimal string alignment distance, letters changed among those edits) from ``a`` to ``b``.
+
+    The distance counts insertions, deletions, substitutions and adjacent transpositions. Typos
+    add, drop and swap letters; a changed letter more often makes another word ("etsy" is not
+    "easy", "garmin" not "garment", "disable" not "durable"), so the second count is kept apart.
+    """
+    prev2, prev = None, [(j, 0) for j in range(len(b) + 1)]  # (edits, substitutions) per prefix of b
     for i in range(1, len(a) + 1):
         cur = [(i, 0)] + [(0, 0)] * len(b)
         for j in range(1, len(b) + 1):
@@ -114,27 +116,11 @@ def _substitutions(a: str, b: str) -> int:
                 opts.append(prev[j - 1])
             else:
                 opts.append((prev[j - 1][0] + 1, prev[j - 1][1] + 1))
-            if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+            if prev2 is not None and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
                 opts.append((prev2[j - 2][0] + 1, prev2[j - 2][1]))
             cur[j] = min(opts)
         prev2, prev = prev, cur
-    return prev[len(b)][1]
-
-
-def damerau(a: str, b: str) -> int:
-    """Optimal string alignment distance (edits incl. adjacent transpositions)."""
-    d = [[0] * (len(b) + 1) for _ in range(len(a) + 1)]
-    for i in range(len(a) + 1):
-        d[i][0] = i
-    for j in range(len(b) + 1):
-        d[0][j] = j
-    for i in range(1, len(a) + 1):
-        for j in range(1, len(b) + 1):
-            cost = 0 if a[i - 1] == b[j - 1] else 1
-            d[i][j] = min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost)
-            if i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                d[i][j] = min(d[i][j], d[i - 2][j - 2] + 1)
-    return d[-1][-1]
+    return prev[len(b)]
 
 
 class QueryNormalizer:
@@ -154,7 +140,8 @@ class QueryNormalizer:
                     self._deletes.setdefault(d, set()).add(w)
         self._cache: dict[str, str] = {}
 
-    def _is_word(self, word: str) -> bool:
+    def is_word(self, word: str) -> bool:
+        """In the corpus or a known English word."""
         return word in self.counts or word in self.known
 
     def correct(self, word: str) -> str:
@@ -164,7 +151,7 @@ class QueryNormalizer:
         A word that is an inflection of a known word ("refunding", "womens", "cheapest") is left
         alone unless one missing letter turns it into a corpus word ("shiping" -> "shipping").
         """
-        if self._is_word(word) or len(word) < 4 or not word.isalpha():
+        if self.is_word(word) or len(word) < 4 or not word.isalpha():
             return word
         hit = self._cache.get(word)
         if hit is not None:
@@ -173,14 +160,17 @@ class QueryNormalizer:
         cands: set[str] = set()
         for d in _deletes(word, max_dist):
             cands |= self._deletes.get(d, set())
-        scored = [(damerau(word, c), c) for c in cands
-                  if (c[0] == word[0] or c[:2] == word[1::-1]) and (len(word) > 5 or len(c) >= len(word))]
-        scored = [(dist, c) for dist, c in scored if dist <= max_dist and _substitutions(word, c) <= (len(word) > 5)]
+        scored = []
+        for c in cands:
+            if (c[0] == word[0] or c[:2] == word[1::-1]) and (len(word) > 5 or len(c) >= len(word)):
+                dist, changed = edits(word, c)
+                if dist <= max_dist and changed <= (len(word) > 5):
+                    scored.append((dist, c))
         fixed = word
         if scored:
             best = min(dist for dist, _ in scored)
             fixed = max((c for dist, c in scored if dist == best), key=lambda c: (self.counts[c], c))
-            inflected = any(word.endswith(suf) and self._is_word(word[:-len(suf)])
+            inflected = any(word.endswith(suf) and self.is_word(word[:-len(suf)])
                             for suf in ("s", "es", "er", "ers", "est", "ed", "ing", "ings") if len(word) - len(suf) >= 3)
             if inflected and not (len(fixed) == len(word) + 1 and best == 1):
                 fixed = word

@@ -56,7 +56,7 @@ def test_a_customer_who_wore_an_item_finds_the_policy_on_worn_items(extractive):
 
 
 def test_typo_repair_leaves_chat_words_names_and_inflections_alone(sample_index):
-    from knowledge.text import _substitutions
+    from knowledge.text import edits
 
     norm = sample_index.lexical.normalizer
     # an apostrophe-less contraction is not a typo of another word ("doesnt" is not "does")
@@ -65,7 +65,7 @@ def test_typo_repair_leaves_chat_words_names_and_inflections_alone(sample_index)
     for word in ("womens", "refunding", "cheapest", "etsy", "dads"):
         assert norm.correct(word) == word, word
     assert norm.correct("shiping") == "shipping" and norm.correct("pasword") == "password"
-    assert _substitutions("etsy", "easy") == 1 and _substitutions("retrun", "return") == 0
+    assert edits("etsy", "easy")[1] == 1 and edits("retrun", "return")[1] == 0
 
 
 def test_the_scope_model_reads_the_same_vector_search_does(extractive):

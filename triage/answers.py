@@ -253,7 +253,7 @@ class ExtractiveAnswerer:
         norm = lex.normalizer
         count = 0
         for raw in tokenize(question):
-            if len(raw) < 3 or not raw.isalpha() or raw in STOPWORDS or raw in norm.counts or raw in norm.known:
+            if len(raw) < 3 or not raw.isalpha() or raw in STOPWORDS or norm.is_word(raw):
                 continue
             if stem(raw) in norm.known or any(raw[:-n] in norm.known for n in (1, 2, 3) if len(raw) - n >= 3):
                 continue  # an inflection of a common word ("chewed")
