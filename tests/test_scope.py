@@ -28,6 +28,18 @@ def test_scope_reads_the_vector_the_search_computed(scope_model, embedder):
     assert scope_model.probability(text, embedder.embed_query(text)) == pytest.approx(scope_model.probability(text), abs=1e-5)
 
 
+def test_scope_probability_is_the_fitted_heads_reading_of_its_features(scope_model, embedder):
+    """The one-message fast path computes what scikit-learn computes on the stacked feature matrix."""
+    from triage.scope import _features
+
+    texts = STORE + ELSEWHERE
+    vectors = embedder.embed_documents(texts)
+    head = scope_model.fitted["head"]
+    X = _features(texts, vectors, scope_model.fitted, scope_model._matcher, sets=scope_model._sets)
+    expected = head.predict_proba(X)[:, list(head.classes_).index(True)]
+    assert np.allclose(scope_model.probabilities(texts, vectors), expected, atol=1e-6)
+
+
 def test_off_topic_questions_are_declined_politely_and_offer_a_person(extractive):
     ans = extractive.answer("who won the football game last night")
     assert ans.abstained and ans.text == OUT_OF_SCOPE_TEXT and ans.note == "out of scope"
