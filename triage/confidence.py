@@ -111,7 +111,10 @@ class ConfidenceModel:
         return self.scope_probability(feats) * self.answer_probability(feats)
 
     def predict(self, feats: dict[str, float]) -> float:
-        p = self.raw(feats)
+        return self.calibrated(self.raw(feats))
+
+    def calibrated(self, p: float) -> float:
+        """The final calibration of a raw product of the two factors."""
         if (self.final_a, self.final_b) != (1.0, 0.0):
             p = _sigmoid(self.final_a * _logit(p) + self.final_b)
         if self.isotonic_x:
@@ -236,10 +239,10 @@ def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool],
     (right top citation or not), the scope factor from all of them (in scope or not, from the scope
     model's log-odds and retrieval's evidence); a Platt step on each and a final Platt step (or
     isotonic) calibrate. The threshold maximises answered-right on in-scope plus abstention on
-    out-of-scope questions (the two things a customer notices), over all rows: the more kinds of
-    off-topic message it sees, the better. With ``calibrate``, only the rows it marks (the questions
-    most like the customers', with their share of off-topic ones) calibrate the scope factor and the
-    product; the answer factor and the threshold still learn from all rows.
+    out-of-scope questions (the two things a customer notices), read on cross-fitted probabilities.
+    With ``calibrate``, only the rows it marks (the questions most like the customers', with their
+    share of off-topic ones) calibrate the scope factor and the product and set the threshold; the
+    two factors still learn from all rows.
     """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -250,13 +253,16 @@ def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool],
     cal_scope = np.array([in_scope[i] for i in keep], dtype=int)
     # A calibration row must be read by factors that never learnt from it, or the calibration learns
     # how sure the factors are of their own training rows (overconfident): cross-fitted, 5 folds.
-    scope_z, answer_p = _cross_fitted(rows, correct, in_scope, keep, model)
+    every = list(range(len(rows)))
+    all_z, all_p = _cross_fitted(rows, correct, in_scope, every, model)
+    scope_z, answer_p = all_z[keep], all_p[keep]
     if len(set(cal_scope)) == 2:  # P(in scope | evidence) depends on how many messages are off-topic: calibrate rows set it
         platt = LogisticRegression(C=1.0, max_iter=1000).fit(scope_z.reshape(-1, 1), cal_scope)
         a, b = float(platt.coef_[0][0]), float(platt.intercept_[0])
         model.scope_a, model.scope_b = a * model.scope_a, a * model.scope_b + b
         model.scope_coef = [a * c for c in model.scope_coef]
         scope_z = a * scope_z + b
+        all_z = a * all_z + b
     raw = np.array([_sigmoid(z) for z in scope_z]) * answer_p
     if isotonic:
         from sklearn.isotonic import IsotonicRegression
@@ -268,14 +274,18 @@ def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool],
         z = np.array([[_logit(v)] for v in raw])
         final = LogisticRegression(C=1.0, max_iter=1000).fit(z, cal_correct)
         model.final_a, model.final_b = float(final.coef_[0][0]), float(final.intercept_[0])
-    probs = [model.predict(r) for r in rows]
-    n_in = sum(in_scope) or 1
-    n_out = (len(in_scope) - sum(in_scope)) or 1
+    # The threshold is read on what the model says of questions it never learnt from (cross-fitted),
+    # over the calibration rows: practice sets are written to be hard (near misses, abuse), and over
+    # them the threshold would balance two rates neither of which a store's chat looks like.
+    probs = [model.calibrated(_sigmoid(z) * p) for z, p in zip(all_z, all_p)]
+    chosen = keep if len({in_scope[i] for i in keep}) == 2 else every
     grid = [i / 100 for i in range(1, 96)]
     scores = []
+    n_in = sum(in_scope[i] for i in chosen) or 1
+    n_out = (len(chosen) - sum(in_scope[i] for i in chosen)) or 1
     for t in grid:
-        right = sum(1 for p, c, s in zip(probs, correct, in_scope) if s and c and p >= t) / n_in
-        abstained = sum(1 for p, s in zip(probs, in_scope) if not s and p < t) / n_out
+        right = sum(1 for i in chosen if in_scope[i] and correct[i] and probs[i] >= t) / n_in
+        abstained = sum(1 for i in chosen if not in_scope[i] and probs[i] < t) / n_out
         scores.append(round(right + abstained - 0.5 * abs(right - abstained), 9))
     best = max(scores)
     plateau = [t for t, sc in zip(grid, scores) if sc == best]
