@@ -241,8 +241,8 @@ def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool],
     isotonic) calibrate. The threshold maximises answered-right on in-scope plus abstention on
     out-of-scope questions (the two things a customer notices), read on cross-fitted probabilities.
     With ``calibrate``, only the rows it marks (the questions most like the customers', with their
-    share of off-topic ones) calibrate the scope factor and the product and set the threshold; the
-    two factors still learn from all rows.
+    share of off-topic ones) calibrate the scope factor and the product and set the threshold (the
+    other rows only break its ties); the two factors still learn from all rows.
     """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
@@ -276,18 +276,30 @@ def fit(rows: list[dict[str, float]], correct: list[bool], in_scope: list[bool],
         model.final_a, model.final_b = float(final.coef_[0][0]), float(final.intercept_[0])
     # The threshold is read on what the model says of questions it never learnt from (cross-fitted),
     # over the calibration rows: practice sets are written to be hard (near misses, abuse), and over
-    # them the threshold would balance two rates neither of which a store's chat looks like.
+    # them the threshold would balance two rates neither of which a store's chat looks like. Within
+    # the calibration rows' best plateau (wide: 139 questions), the practice rows choose.
     probs = [model.calibrated(_sigmoid(z) * p) for z, p in zip(all_z, all_p)]
     chosen = keep if len({in_scope[i] for i in keep}) == 2 else every
     grid = [i / 100 for i in range(1, 96)]
-    scores = []
-    n_in = sum(in_scope[i] for i in chosen) or 1
-    n_out = (len(chosen) - sum(in_scope[i] for i in chosen)) or 1
-    for t in grid:
-        right = sum(1 for i in chosen if in_scope[i] and correct[i] and probs[i] >= t) / n_in
-        abstained = sum(1 for i in chosen if not in_scope[i] and probs[i] < t) / n_out
-        scores.append(round(right + abstained - 0.5 * abs(right - abstained), 9))
+
+    def objective(idx: list[int]) -> list[float]:
+        n_in = sum(in_scope[i] for i in idx) or 1
+        n_out = (len(idx) - sum(in_scope[i] for i in idx)) or 1
+        out = []
+        for t in grid:
+            right = sum(1 for i in idx if in_scope[i] and correct[i] and probs[i] >= t) / n_in
+            abstained = sum(1 for i in idx if not in_scope[i] and probs[i] < t) / n_out
+            out.append(round(right + abstained - 0.5 * abs(right - abstained), 9))
+        return out
+
+    scores = objective(chosen)
     best = max(scores)
     plateau = [t for t, sc in zip(grid, scores) if sc == best]
+    taken = set(chosen)
+    rest = [i for i in every if i not in taken]
+    if len({in_scope[i] for i in rest}) == 2 and len(plateau) > 1:  # the practice rows break ties
+        tie = dict(zip(grid, objective(rest)))
+        top = max(tie[t] for t in plateau)
+        plateau = [t for t in plateau if tie[t] == top]
     model.threshold = float(plateau[len(plateau) // 2])  # the middle of the best plateau, not its edge
     return model
