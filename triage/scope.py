@@ -180,7 +180,10 @@ class ScopeModel:
             z += neighbour_features(vectors, self._sets) @ w[i:i + 2]
             i += 2
         if i != len(w):
-            raise ValueError(f"scope model has {len(w)} weights, its features {i}: refit it with `triage train scope`")
+            from triage.errors import ConfigurationError
+
+            raise ConfigurationError(f"the scope model has {len(w)} weights for {i} features (fitted for other "
+                                     "vectors or an older version); refit it with `triage train scope`")
         return z
 
     def probability(self, text: str, vector=None) -> float:
