@@ -4,7 +4,9 @@ questions it never saw. Prints answered-right and abstention per kind, AUC and E
     .venv/bin/python scripts/confidence_cv.py [--folds 5] [--isotonic]
 
 The practice questions (scope_train.jsonl) are split in folds; each fold is scored by a confidence
-model fitted (as `train confidence` does) on the dev answer questions plus the other folds. The
+model fitted (as `train confidence` does) on the dev answer questions plus the other folds. Then
+each half of the dev questions is scored by a model fitted on the other half plus all practice
+questions: the figures `triage eval answers --split dev` would give if dev did not calibrate. The
 scope model's and router's probabilities of practice questions are their out-of-fold ones, as in
 training. Held-out questions are never read. Decide changes here and on dev, not on held-out.
 """
@@ -72,7 +74,25 @@ def main() -> None:
         print(f"  {kind:12s} n={len(oks):4d}  {label} {M.mean(oks):.3f}")
     ins = [j for j, r in enumerate(practice) if r["in_scope"]]
     print(f"  policy right top source (before abstaining) {M.mean([float(correct[n_dev + j]) for j in ins]):.3f}")
-    print(f"  AUC {auc(probs, ys):.3f}  ECE {M.expected_calibration_error(probs, ys):.3f}  ({time.perf_counter() - t0:.0f} s)")
+    print(f"  AUC {auc(probs, ys):.3f}  ECE {M.expected_calibration_error(probs, ys):.3f}")
+    # dev halves: each half scored by a model fitted on the other half and all practice questions
+    right, declined, confs, oks = [], [], [], []
+    for half in (0, 1):
+        test = [i for i in range(n_dev) if i % 2 == half]
+        train = [i for i in range(n_dev) if i % 2 != half] + list(range(n_dev, len(feats)))
+        model = fit([feats[i] for i in train], [correct[i] for i in train], [scope[i] for i in train],
+                    isotonic=args.isotonic, calibrate=[i < n_dev for i in train])
+        for i in test:
+            p = model.predict(feats[i])
+            confs.append(p)
+            oks.append(correct[i])
+            if scope[i]:
+                right.append(float(correct[i] and p >= model.threshold))
+            else:
+                declined.append(float(p < model.threshold))
+    print(f"dev halves ({n_dev} questions, each half unseen by its model): answered-right {M.mean(right):.3f}  "
+          f"out-of-scope abstained {M.mean(declined):.3f}  ECE {M.expected_calibration_error(confs, oks):.3f}  "
+          f"({time.perf_counter() - t0:.0f} s)")
 
 
 def auc(p: list[float], y: list[bool]) -> float:
