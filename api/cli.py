@@ -230,14 +230,8 @@ def train_confidence(
         rows = select_split(load_jsonl(dataset or default_dataset("answers.jsonl"), ("user_input",)), "dev")
         extra_path = extra or (None if dataset else default_dataset("scope_train.jsonl"))
         practice = load_jsonl(refuse_heldout(extra_path), ("user_input", "in_scope")) if extra_path else []
-        if c.searcher.prior is not None:  # the router learnt from the practice questions: read it out of fold
-            c.searcher.prior.out_of_fold = True
         with err.status(f"Answering {len(rows) + len(practice)} questions..."):
-            feats, correct, scope = _confidence_rows(c.extractive, rows + practice)
-        # the scope model was fitted on the practice questions: read its out-of-fold probabilities
-        out_of_fold = c.scope_model.fitted.get("out_of_fold", {})
-        for f, row in zip(feats[len(rows):], practice):
-            f["in_scope"] = out_of_fold.get(row["user_input"], f["in_scope"])
+            feats, correct, scope = confidence_training_rows(c, rows, practice)
         # the factors and the threshold learn from all questions; the final calibration from the dev
         # questions alone, which read most like the store's customers
         model = fit(feats, correct, scope, isotonic=isotonic, calibrate=[True] * len(rows) + [False] * len(practice))
@@ -248,6 +242,18 @@ def train_confidence(
         target.write_text(model.to_json() + "\n", encoding="utf-8")
     err.print(f"fitted on {len(rows)} dev rows and {len(practice)} practice questions ({sum(correct)} right answers); "
               f"threshold {model.threshold:.3f}; wrote {target}")
+
+
+def confidence_training_rows(c, dev: list[dict], practice: list[dict]) -> tuple[list[dict], list[bool], list[bool]]:
+    """_confidence_rows of the dev questions then the practice ones, each practice question read by
+    the router and the scope model out of fold: both learnt from those questions."""
+    if c.searcher.prior is not None:
+        c.searcher.prior.out_of_fold = True
+    feats, correct, scope = _confidence_rows(c.extractive, dev + practice)
+    out_of_fold = c.scope_model.fitted.get("out_of_fold", {})
+    for f, row in zip(feats[len(dev):], practice):
+        f["in_scope"] = out_of_fold.get(row["user_input"], f["in_scope"])
+    return feats, correct, scope
 
 
 def _confidence_rows(answerer, rows: list[dict]) -> tuple[list[dict], list[bool], list[bool]]:

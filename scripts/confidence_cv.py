@@ -17,7 +17,7 @@ import argparse
 import collections
 import time
 
-from api.cli import _confidence_rows, container
+from api.cli import confidence_training_rows, container
 from evals import metrics as M
 from evals.datasets import default_dataset, load_jsonl, select_split
 from triage.confidence import fit
@@ -34,12 +34,7 @@ def main() -> None:
     c.ensure_sample_store()
     dev = select_split(load_jsonl(default_dataset("answers.jsonl"), ("user_input",)), "dev")
     practice = load_jsonl(default_dataset("scope_train.jsonl"), ("user_input", "in_scope"))
-    if c.searcher.prior is not None:
-        c.searcher.prior.out_of_fold = True
-    feats, correct, scope = _confidence_rows(c.extractive, dev + practice)
-    oof = c.scope_model.fitted.get("out_of_fold", {})
-    for f, row in zip(feats[len(dev):], practice):
-        f["in_scope"] = oof.get(row["user_input"], f["in_scope"])
+    feats, correct, scope = confidence_training_rows(c, dev, practice)
     n_dev = len(dev)
     probs, thresholds = [0.0] * len(practice), []
     for k in range(args.folds):

@@ -230,13 +230,18 @@ def fit_vectorizers(texts: list[str], max_words: int = 20000, max_chars: int = 3
     return word.fit(texts), char.fit(texts)
 
 
+def text_blocks(texts: list[str], vectors, word, char, embed_weight: float) -> list:
+    """The column blocks of ``text_features``, in order: weighted sentence vector, word n-grams, character n-grams."""
+    return [np.asarray(vectors, dtype=np.float32) * embed_weight, word.transform(texts), char.transform(texts)]
+
+
 def text_features(texts: list[str], vectors, word, char, embed_weight: float):
     """A message as its weighted sentence vector plus word and character n-grams (sparse rows);
     the classifier's heads and the scope model both read this."""
     from scipy import sparse
 
-    emb = np.asarray(vectors, dtype=np.float32) * embed_weight
-    return sparse.hstack([sparse.csr_matrix(emb), word.transform(texts), char.transform(texts)]).tocsr()
+    emb, words, chars = text_blocks(texts, vectors, word, char, embed_weight)
+    return sparse.hstack([sparse.csr_matrix(emb), words, chars]).tocsr()
 
 
 class MessageClassifier:

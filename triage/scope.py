@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from triage.classifier import fit_vectorizers, text_features
+from triage.classifier import fit_vectorizers, text_blocks
 from triage.fitted import load_fitted, shipped
 
 EMBED_WEIGHT = 2.0
@@ -119,20 +119,26 @@ def neighbour_features(vectors, sets: tuple[np.ndarray, np.ndarray], self_rows=N
     return np.stack(out, axis=1) * NEIGHBOUR_WEIGHT
 
 
-def _features(texts: list[str], vectors, fitted: dict, matcher=None, training: bool = False, sets=None):
-    from scipy import sparse
-
-    X = text_features(texts, vectors, fitted["word"], fitted["char"], EMBED_WEIGHT)
-    cols = []
+def _blocks(texts: list[str], vectors, fitted: dict, matcher=None, training: bool = False, sets=None) -> list:
+    """The model's column blocks, in order: text_blocks, then the gazetteer flag and the neighbour
+    similarities when the model has them."""
+    blocks = text_blocks(texts, vectors, fitted["word"], fitted["char"], EMBED_WEIGHT)
     if "companies" in fitted:  # absent from a model fitted without the gazetteer feature
-        cols.append(np.array([[COMPANY_WEIGHT if matcher is not None and matcher.search(t) else 0.0] for t in texts],
-                             dtype=np.float32))
+        blocks.append(np.array([[COMPANY_WEIGHT if matcher is not None and matcher.search(t) else 0.0] for t in texts],
+                               dtype=np.float32))
     if "neighbours" in fitted:
         sets = sets if sets is not None else neighbour_sets(fitted)
         labels = np.asarray(fitted["neighbour_labels"], dtype=bool)
         self_rows = (np.flatnonzero(labels), np.flatnonzero(~labels)) if training else None
-        cols.append(neighbour_features(vectors, sets, self_rows).astype(np.float32))
-    return sparse.hstack([X] + [sparse.csr_matrix(c) for c in cols]).tocsr() if cols else X
+        blocks.append(neighbour_features(vectors, sets, self_rows).astype(np.float32))
+    return blocks
+
+
+def _features(texts: list[str], vectors, fitted: dict, matcher=None, training: bool = False, sets=None):
+    from scipy import sparse
+
+    return sparse.hstack([sparse.csr_matrix(b) if isinstance(b, np.ndarray) else b
+                          for b in _blocks(texts, vectors, fitted, matcher, training, sets)]).tocsr()
 
 
 class ScopeModel:
@@ -163,22 +169,13 @@ class ScopeModel:
         """The head's decision function, block by block over the columns ``_features`` stacks (the
         same numbers as ``head.decision_function(_features(...))``): a chat turn reads one message,
         and stacking sparse blocks costs more than the model itself."""
-        f, head = self.fitted, self.fitted["head"]
+        head = self.fitted["head"]
         w = head.coef_[0]
-        dim = vectors.shape[1]
-        z = (vectors @ w[:dim]) * EMBED_WEIGHT + head.intercept_[0]
-        i = dim
-        for vectorizer in (f["word"], f["char"]):
-            m = vectorizer.transform(texts)
-            z += m @ w[i:i + m.shape[1]]
-            i += m.shape[1]
-        if "companies" in f:
-            named = np.array([self._matcher is not None and bool(self._matcher.search(t)) for t in texts], dtype=float)
-            z += COMPANY_WEIGHT * named * w[i]
-            i += 1
-        if "neighbours" in f:
-            z += neighbour_features(vectors, self._sets) @ w[i:i + 2]
-            i += 2
+        z = np.full(len(texts), head.intercept_[0])
+        i = 0
+        for block in _blocks(texts, vectors, self.fitted, self._matcher, sets=self._sets):
+            z += block @ w[i:i + block.shape[1]]
+            i += block.shape[1]
         if i != len(w):
             from triage.errors import ConfigurationError
 
