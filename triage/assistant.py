@@ -1,7 +1,10 @@
 """One chat turn, top to bottom: state check -> classify -> order lookup / answer -> decide -> hand off.
 
 :meth:`Assistant.handle` is the whole pipeline; every step is a call into its own module. The
-agent-side moves (take over, reply, resolve) are here too, so the state machine has one owner.
+agent-side moves (claim, reply, release, resolve) are here too, so the state machine has one owner.
+Each turn or move is written in one store transaction (its messages, the state change checked
+against the version it read, ticket, handoff and event-log entries); events are published after it
+commits, so a listener never sees something that was not stored.
 """
 
 from __future__ import annotations
@@ -12,11 +15,13 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from triage.classifier import is_reask
-from triage.conversation import Conversation, ConversationStore, EventBus, InProcessEventBus, Ticket, new_id
+from triage.conversation import (Conversation, ConversationStore, EventBus, Handoff, InProcessEventBus, Message,
+                                 Ticket, new_id)
+from triage.errors import IllegalTransitionError, NotFoundError
 from triage.orders import OrderSource, extract_details, lookup
 from triage.policy import Decision, EscalationPolicy, TurnFacts
 from triage.redact import redact
-from triage.state import State
+from triage.state import BOT_SILENT, State
 from triage.summary import HandoffSummary, Turn, build_summary
 
 BUTTON = "/human"
@@ -35,6 +40,20 @@ class TurnResult:
     summary: HandoffSummary | None = None
     ticket: Ticket | None = None
     events: list[dict] = field(default_factory=list)
+    message_id: str | None = None  # the customer's message as stored
+    ticket_id: str | None = None  # the conversation's ticket, if it has one
+
+
+@dataclass
+class _Writes:
+    """What a turn or move writes besides the conversation row and its new messages."""
+
+    ticket: Ticket | None = None
+    ticket_note: tuple[str, str, str] | None = None  # (ticket id, text, author)
+    handoff: Handoff | None = None
+    handoff_update: dict | None = None
+    states: list[dict] = field(default_factory=list)  # `state` events, in order
+    idempotency_key: str | None = None
 
 
 class Assistant:
@@ -54,24 +73,28 @@ class Assistant:
         self.store_info = policy.config.store
 
     # -- the turn --------------------------------------------------------------------------------
-    def handle(self, conversation_id: str, text: str, *, button: bool = False, customer: dict | None = None) -> TurnResult:
+    def handle(self, conversation_id: str, text: str, *, button: bool = False, customer: dict | None = None,
+               idempotency_key: str | None = None) -> TurnResult:
         now = self.clock.now()
         text = (text or "").strip() or (BUTTON if button else "")
         button = button or text == BUTTON
         conv = self.store.get(conversation_id) or Conversation(conversation_id, now, dict(customer or {}))
         if customer:
             conv.customer.update(customer)
+        start, writes = len(conv.messages), _Writes(idempotency_key=idempotency_key)
         incoming = conv.add("customer", text, now)
 
         # 1. a person has the chat: store the message, tell the agent, the bot stays silent
-        if conv.state in (State.QUEUED, State.HUMAN):
-            return self._finish(conv, None, {"type": "customer_message", "text": text, "state": conv.state.value})
+        if conv.state in BOT_SILENT:
+            return self._finish(conv, start, writes, None,
+                                {"type": "customer_message", "text": text, "state": conv.state.value})
         if conv.state == State.RESOLVED:
             conv.move(State.BOT)
+            writes.states.append({"state": State.BOT.value, "detail": "back_to_bot"})
 
         # 2. classify (intent, sentiment, frustration, human request, high stakes)
         vector = self.classifier.embedder.embed_query(text)
-        conv.vectors[len(conv.messages) - 1] = vector
+        incoming.vector = [float(x) for x in vector]
         cls = self.classifier.classify(text, vector)
         incoming.meta["classification"] = cls.public()
 
@@ -120,20 +143,25 @@ class Assistant:
         if decision.handoff and conv.state == State.BOT:
             summary = self.summarize(conv, decision, cls.high_stakes)
             conv.summary = summary.public()
+            reasons = [r.public() for r in decision.reasons]
             if self.hours.is_open(now):
                 conv.move(State.QUEUED)
+                writes.handoff = Handoff(conv.id, reasons, summary.public(), decision.priority, now, cls.sentiment)
+                writes.states.append({"state": State.QUEUED.value, "detail": "queued", "priority": decision.priority,
+                                      "reasons": [r["code"] for r in reasons]})
                 reply = self._queued_reply(cls, decision)
             else:
                 conv.move(State.TICKET)
                 ticket = Ticket(new_id("T"), conv.id, now, details.email, summary.public(), decision.priority)
-                self.store.create_ticket(ticket)
-                conv.ticket_id = ticket.id
+                writes.ticket, conv.ticket_id = ticket, ticket.id
+                opening = self.hours.next_opening(now)
+                writes.states.append({"state": State.TICKET.value, "detail": "ticket_created", "ticket_id": ticket.id,
+                                      "next_opening": opening.isoformat() if opening else None,
+                                      "next_opening_text": self.hours.describe_next_opening(now)})
                 reply = self._offline_reply(details.email, now)
                 conv.pending = None if details.email else "email"
         elif decision.handoff and conv.state == State.TICKET and conv.ticket_id:
-            t = self.store.get_ticket(conv.ticket_id)
-            if t:
-                t.notes.append(redact(text))
+            writes.ticket_note = (conv.ticket_id, redact(text), "customer")
             reply = (reply + " " if reply and not abstained else "") + "I've added this to your ticket for our team."
 
         event = {"type": "bot_reply", "text": reply, "state": conv.state.value, "decision": decision.public(),
@@ -141,55 +169,127 @@ class Assistant:
         if summary:
             event = {**event, "type": "handoff", "summary": summary.public(),
                      "ticket_id": ticket.id if ticket else None}
-        meta = {"decision": decision.public(), "classification": cls.public()}
+        meta = {"decision": decision.public(), "classification": cls.public(), "state": conv.state.value}
         if answer is not None:
             meta.update(citations=[c.public() for c in answer.citations], abstained=answer.abstained,
                         confidence=answer.confidence)
         conv.add("bot", reply or "", now, **meta)
-        result = self._finish(conv, reply, event)
+        result = self._finish(conv, start, writes, reply, event)
         result.decision, result.classification, result.answer = decision, cls, answer
         result.summary, result.ticket = summary, ticket
         return result
 
-    def _finish(self, conv: Conversation, reply: str | None, event: dict) -> TurnResult:
-        self.store.save(conv)
+    def _finish(self, conv: Conversation, start: int, writes: _Writes, reply: str | None, event: dict) -> TurnResult:
+        """Commit the turn or move (one transaction), then publish its event."""
+        self._commit(conv, start, writes)
         event = {"conversation_id": conv.id, **event}
         self.bus.publish(event)
-        return TurnResult(conv.id, reply, conv.state, events=[event])
+        first = conv.messages[start] if len(conv.messages) > start else None
+        return TurnResult(conv.id, reply, conv.state, events=[event], ticket_id=conv.ticket_id,
+                          message_id=first.id if first else None)
+
+    def _commit(self, conv: Conversation, start: int, w: _Writes) -> None:
+        with self.store.transaction() as tx:
+            if conv.version == 0:
+                tx.create_conversation(conv)
+            conv.version = tx.update_conversation(conv.id, conv.version, **conv.fields())
+            for m in conv.messages[start:]:
+                tx.append_message(conv.id, m, w.idempotency_key if m.speaker == "customer" else None)
+            if w.ticket:
+                tx.create_ticket(w.ticket)
+            if w.ticket_note:
+                tx.add_ticket_note(*w.ticket_note)
+            if w.handoff:
+                tx.queue_handoff(w.handoff)
+            if w.handoff_update:
+                tx.update_handoff(conv.id, **w.handoff_update)
+            for m in conv.messages[start:]:
+                if m.text:
+                    tx.add_event(conv.id, "message", message_event(m), m.at)
+            for state in w.states:
+                tx.add_event(conv.id, "state", state, self.clock.now())
 
     # -- agent side ------------------------------------------------------------------------------
     def take_over(self, conversation_id: str, agent: str) -> Conversation:
-        conv = self._get(conversation_id)
+        """Claim a queued chat (or a ticket's): the bot falls silent. A second claimant gets ConflictError."""
+        conv, now = self._get(conversation_id), self.clock.now()
+        if conv.state == State.HUMAN:
+            from triage.errors import ConflictError
+
+            raise ConflictError(f"conversation {conversation_id} is already held by {conv.agent}")
+        start = len(conv.messages)
         conv.move(State.HUMAN)
         conv.agent = agent
-        conv.add("system", f"{agent} joined the chat", self.clock.now())
-        self._finish(conv, None, {"type": "agent_joined", "agent": agent, "state": conv.state.value})
+        conv.add("system", f"{agent} joined the chat", now)
+        writes = _Writes(handoff_update={"claimed_at": now, "agent": agent},
+                         states=[{"state": State.HUMAN.value, "detail": "agent_joined", "agent": agent}])
+        self._finish(conv, start, writes, None, {"type": "agent_joined", "agent": agent, "state": conv.state.value})
         return conv
 
     def agent_reply(self, conversation_id: str, agent: str, text: str) -> Conversation:
         conv = self._get(conversation_id)
         if conv.state != State.HUMAN:
-            from triage.errors import IllegalTransitionError
-
             raise IllegalTransitionError(f"take over conversation {conversation_id} before replying (state: {conv.state.value})")
-        conv.add("agent", text, self.clock.now(), agent=agent)
-        self._finish(conv, text, {"type": "agent_reply", "agent": agent, "text": text, "state": conv.state.value})
+        self._check_holder(conv, agent)
+        start, now = len(conv.messages), self.clock.now()
+        conv.add("agent", text, now, agent=agent)
+        self._finish(conv, start, _Writes(handoff_update={"first_agent_reply_at": now}), text,
+                     {"type": "agent_reply", "agent": agent, "text": text, "state": conv.state.value})
         return conv
 
-    def resolve(self, conversation_id: str) -> Conversation:
-        conv = self._get(conversation_id)
+    def release(self, conversation_id: str, agent: str) -> Conversation:
+        """Hand a queued or held chat back to the bot."""
+        conv, now = self._get(conversation_id), self.clock.now()
+        if conv.state == State.HUMAN:
+            self._check_holder(conv, agent)
+        start = len(conv.messages)
+        conv.move(State.BOT)
+        conv.agent, conv.strikes, conv.pending = None, 0, None
+        conv.add("system", "The assistant is back in the chat", now)
+        writes = _Writes(handoff_update={"resolved_at": now, "outcome": "released"},
+                         states=[{"state": State.BOT.value, "detail": "released", "agent": agent}])
+        self._finish(conv, start, writes, None, {"type": "released", "agent": agent, "state": conv.state.value})
+        return conv
+
+    def resolve(self, conversation_id: str, agent: str | None = None) -> Conversation:
+        conv, now = self._get(conversation_id), self.clock.now()
+        if agent and conv.state == State.HUMAN:
+            self._check_holder(conv, agent)
         conv.move(State.RESOLVED)
         conv.strikes = 0
         conv.pending = None
-        self._finish(conv, None, {"type": "resolved", "state": conv.state.value})
+        writes = _Writes(handoff_update={"resolved_at": now, "outcome": "resolved"},
+                         states=[{"state": State.RESOLVED.value, "detail": "resolved"}])
+        self._finish(conv, len(conv.messages), writes, None, {"type": "resolved", "state": conv.state.value})
         return conv
+
+    def ticket_reply(self, ticket_id: str, agent: str, text: str) -> Conversation:
+        """An agent answers a ticket: a note on the ticket and a message in the customer's chat."""
+        ticket = self.store.get_ticket(ticket_id)
+        if ticket is None:
+            raise NotFoundError(f"no ticket {ticket_id}")
+        conv, now = self._get(ticket.conversation_id), self.clock.now()
+        start = len(conv.messages)
+        conv.add("agent", text, now, agent=agent, ticket_id=ticket_id)
+        self._finish(conv, start, _Writes(ticket_note=(ticket_id, text, agent)), text,
+                     {"type": "agent_reply", "agent": agent, "text": text, "state": conv.state.value})
+        return conv
+
+    def typing(self, conversation_id: str, who: str) -> None:
+        """A `typing` event (not stored as a message; it does not change the conversation)."""
+        with self.store.transaction() as tx:
+            tx.add_event(conversation_id, "typing", {"speaker": who}, self.clock.now())
+
+    def _check_holder(self, conv: Conversation, agent: str) -> None:
+        if conv.agent and conv.agent != agent:
+            from triage.errors import ConflictError
+
+            raise ConflictError(f"conversation {conv.id} is held by {conv.agent}")
 
     def _get(self, conversation_id: str) -> Conversation:
         conv = self.store.get(conversation_id)
         if conv is None:
-            from triage.errors import InvalidInputError
-
-            raise InvalidInputError(f"no conversation {conversation_id}")
+            raise NotFoundError(f"no conversation {conversation_id}")
         return conv
 
     # -- helpers ---------------------------------------------------------------------------------
@@ -214,11 +314,11 @@ class Assistant:
         if len(msgs) < 3:
             return None
         prev, bot = msgs[-3], msgs[-2]
-        if prev.speaker != "customer" or bot.speaker != "bot" or len(msgs) - 3 not in conv.vectors:
+        if prev.speaker != "customer" or bot.speaker != "bot" or prev.vector is None:
             return None
         if bot.meta.get("abstained", True) or not bot.meta.get("citations"):
             return None
-        return float(np.dot(conv.vectors[len(msgs) - 3], vector))
+        return float(np.dot(np.asarray(prev.vector, dtype=np.float32), vector))
 
     def _greeting(self, text: str) -> str:
         name = self.store_info.get("assistant_name", "the store assistant")
@@ -276,3 +376,14 @@ def conversation_turns(conv: Conversation) -> list[Turn]:
                           citations=sorted({c["title"] for c in m.meta.get("citations", [])}),
                           abstained=bool(m.meta.get("abstained"))))
     return turns
+
+
+def message_event(m: Message) -> dict:
+    """The `message` event a customer's widget sees: who said what, with the answer's citations."""
+    data = {"message_id": m.id, "speaker": m.speaker, "text": m.text, "at": m.at.isoformat()}
+    if m.speaker == "agent":
+        data["agent"] = m.meta.get("agent")
+    if m.speaker == "bot" and "citations" in m.meta:
+        data.update(citations=m.meta["citations"], confidence=m.meta.get("confidence"),
+                    abstained=m.meta.get("abstained"))
+    return data

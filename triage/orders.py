@@ -96,24 +96,7 @@ class SqliteOrderSource:
 
     def import_csv(self, csv_path: Path) -> int:
         """Upsert every row; a bad row aborts the whole import with its line number (all or nothing)."""
-        csv_path = Path(csv_path)
-        if not csv_path.is_file():
-            raise InvalidInputError(f"orders file {csv_path} does not exist")
-        try:
-            text = csv_path.read_text(encoding="utf-8-sig")
-        except UnicodeDecodeError:
-            raise InvalidInputError(f"{csv_path} is not UTF-8 text") from None
-        reader = csv.DictReader(text.splitlines())
-        missing = [c for c in ("order_number", "email", "zip", "status") if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InvalidInputError(f"{csv_path}: missing column(s) {', '.join(missing)}")
-        rows = []
-        for line, raw in enumerate(reader, 2):
-            try:
-                order = _order_from_row(raw)
-            except ValueError as exc:
-                raise InvalidInputError(f"{csv_path} line {line}: {exc}") from None
-            rows.append(tuple(_to_cell(getattr(order, c)) for c in CSV_COLUMNS))
+        rows = [tuple(_to_cell(getattr(order, c)) for c in CSV_COLUMNS) for order in read_orders_csv(csv_path)]
         db = self._connect()
         try:
             with db:
@@ -121,6 +104,28 @@ class SqliteOrderSource:
         finally:
             db.close()
         return len(rows)
+
+
+def read_orders_csv(csv_path: Path) -> list[Order]:
+    """Every order in a CSV file, or InvalidInputError naming the first bad line."""
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise InvalidInputError(f"orders file {csv_path} does not exist")
+    try:
+        text = csv_path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidInputError(f"{csv_path} is not UTF-8 text") from None
+    reader = csv.DictReader(text.splitlines())
+    missing = [c for c in ("order_number", "email", "zip", "status") if c not in (reader.fieldnames or [])]
+    if missing:
+        raise InvalidInputError(f"{csv_path}: missing column(s) {', '.join(missing)}")
+    orders = []
+    for line, raw in enumerate(reader, 2):
+        try:
+            orders.append(_order_from_row(raw))
+        except ValueError as exc:
+            raise InvalidInputError(f"{csv_path} line {line}: {exc}") from None
+    return orders
 
 
 def _to_cell(v) -> str:

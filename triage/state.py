@@ -7,6 +7,7 @@ The bot answers only in ``bot`` and ``ticket`` (out of hours it keeps helping wh
 waits, but never opens a second one); in ``queued`` and ``human`` it is silent and customer
 messages go to the agent. A handoff is only possible from ``bot``, so there are no handoff loops;
 after ``resolved`` the next customer message returns the chat to the bot and a new escalation works.
+An agent may also *release* a queued or held chat straight back to the bot (``queued|human -> bot``).
 """
 
 from __future__ import annotations
@@ -26,12 +27,13 @@ class State(str, Enum):
 
 ALLOWED: dict[State, set[State]] = {
     State.BOT: {State.QUEUED, State.TICKET},
-    State.QUEUED: {State.HUMAN, State.RESOLVED},
-    State.HUMAN: {State.RESOLVED},
+    State.QUEUED: {State.HUMAN, State.RESOLVED, State.BOT},
+    State.HUMAN: {State.RESOLVED, State.BOT},
     State.RESOLVED: {State.BOT},
     State.TICKET: {State.HUMAN, State.RESOLVED},
 }
 
+BOT_SILENT = frozenset({State.QUEUED, State.HUMAN})  # a person has (or is about to take) the chat
 
 
 def transition(current: State, target: State) -> State:
