@@ -419,6 +419,49 @@ def orders_import(csv_file: Annotated[Path, typer.Argument(help="CSV with order_
     err.print(f"imported {n} orders")
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes.")] = 1,
+) -> None:
+    """Run the service: customer chat API, agent API, live events (the sample store is indexed on first start)."""
+    import uvicorn
+
+    from api.settings import get_settings
+
+    with handled():
+        s = get_settings()
+        if workers > 1 and not s.events_url:
+            err.print("[yellow]several workers without TRIAGE_EVENTS_URL: live events reach other workers' "
+                      f"clients only at each keep-alive ({s.sse_keepalive:g}s); set redis://... or postgresql://...[/]")
+        from api.db import default_url
+        from api.db.store import SqlStore
+
+        SqlStore(s.database_url or default_url(s.data_dir)).close()  # migrate once, before the workers start
+        err.print(f"triage service on http://{host}:{port} (docs: /docs, API: /openapi.json)")
+    uvicorn.run("api.http.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+                log_level="info", timeout_graceful_shutdown=5)
+
+
+agents_app = typer.Typer(help="Agents who take over chats in the service.", no_args_is_help=True)
+app.add_typer(agents_app, name="agents")
+
+
+@agents_app.command("add")
+def agents_add(
+    name: Annotated[str, typer.Argument(help="The agent's display name (shown to customers).")],
+    admin: Annotated[bool, typer.Option("--admin", help="May upload and delete documents and read the policy.")] = False,
+) -> None:
+    """Create an agent and print their key once (only its hash is stored)."""
+    from api.service import add_agent
+
+    with handled():
+        key = add_agent(container().store, name, admin)
+    err.print(f"agent {name!r} created{' (admin)' if admin else ''}; the key is shown only now:")
+    print(key)
+
+
 @train_app.command("scope")
 def train_scope(
     dataset: Annotated[Optional[Path], typer.Option("--dataset", help='JSONL of {"user_input", "in_scope"} (default: the shipped scope, message and dev retrieval sets).')] = None,

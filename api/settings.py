@@ -38,6 +38,24 @@ class Settings(BaseSettings):
     # answers
     abstain_below: float | None = Field(None, ge=0.0, le=1.0, description="Confidence threshold; unset = the calibrated default.")
 
+    # service (`triage serve`)
+    database_url: str | None = Field(None, description=(
+        "SQLAlchemy URL of the service database (postgresql+psycopg://user@host/db); unset = SQLite (WAL) at "
+        "DATA_DIR/triage.sqlite."))
+    events_url: str | None = Field(None, description=(
+        "What wakes other workers when events are written: redis://host:6379/0 (pub/sub) or postgresql://... "
+        "(LISTEN/NOTIFY); unset = in-process (one worker)."))
+    cors_origins: list[str] = Field(default_factory=list, description="Origins allowed to call the API from a browser (the chat widget).")
+    rate_limit_per_token: int = Field(30, ge=1, description="Requests per minute per customer token or agent key.")
+    rate_limit_per_ip: int = Field(120, ge=1, description="Requests per minute per client address.")
+    max_message_chars: int = Field(2000, ge=1, description="Longest customer or agent message accepted (422 beyond).")
+    max_body_bytes: int = Field(65536, ge=1024, description="Largest request body (413 beyond); uploads: max_upload_bytes.")
+    max_upload_bytes: int = Field(10_000_000, ge=1024, description="Largest admin document upload.")
+    smtp_url: str | None = Field(None, description="smtp://[user:password@]host:port to email transcripts; unset = off.")
+    smtp_from: str = "support@example.com"
+    sse_keepalive: float = Field(15.0, gt=0, description="Seconds between SSE keep-alive comments.")
+    turn_threads: int = Field(2, ge=1, description="Worker threads running turns (the CPU-bound part).")
+
     @property
     def llm_enabled(self) -> bool:
         return bool(self.llm_base_url or self.openai_api_key)

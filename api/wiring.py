@@ -149,9 +149,42 @@ class Container:
 
     @cached_property
     def orders(self):
-        from triage.orders import SqliteOrderSource
+        """Orders live in the service database (SQLite in the data dir, or TRIAGE_DATABASE_URL)."""
+        from api.db.store import SqlOrderSource
 
-        return SqliteOrderSource(self.settings.data_dir / "orders.sqlite")
+        return SqlOrderSource(self.store)
+
+    @cached_property
+    def store(self):
+        """The SQL store (conversations, tickets, agents, event log, orders); migrates the schema on first use."""
+        from api.db import default_url
+        from api.db.store import SqlStore
+
+        return SqlStore(self.settings.database_url or default_url(self.settings.data_dir))
+
+    @cached_property
+    def bus(self):
+        """Wakes SSE readers after commits; Redis / PostgreSQL when TRIAGE_EVENTS_URL says so."""
+        from api.events import make_bus
+
+        bus = make_bus(self.settings.events_url)
+        self.store.on_commit(bus.publish)
+        return bus
+
+    def service(self, clock=None):
+        """The HTTP API's library: the SQL store, the bus and an Assistant writing to that store."""
+        from api.service import Service
+
+        s = self.settings
+        policy_file = s.policy_file
+        if policy_file is None:
+            from triage.policy import shipped_policy_path
+
+            policy_file = shipped_policy_path()
+        self.bus  # subscribe the bus to the store's commits
+        return Service(self.store, self.assistant(clock=clock, store=self.store), container=self,
+                       policy_text=policy_file.read_text(encoding="utf-8"),
+                       smtp=(s.smtp_url, s.smtp_from) if s.smtp_url else None)
 
     def ensure_sample_orders(self) -> None:
         if self.orders.count() == 0:
