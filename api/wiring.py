@@ -25,6 +25,36 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
+class QueryMemo:
+    """An embedder that remembers its last query vectors: a turn embeds the customer's message for the
+    classifier and again for search (the same text unless typo repair changed it); the second is free."""
+
+    def __init__(self, inner, size: int = 512):
+        import threading
+        from collections import OrderedDict
+
+        self.inner = inner
+        self.size = size
+        self._memo: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def embed_query(self, text: str):
+        with self._lock:
+            hit = self._memo.get(text)
+            if hit is not None:
+                self._memo.move_to_end(text)
+                return hit.copy()
+        vector = self.inner.embed_query(text)
+        with self._lock:
+            self._memo[text] = vector
+            while len(self._memo) > self.size:
+                self._memo.popitem(last=False)
+        return vector.copy()
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
 class Container:
     """Lazily built components for one process (the model loads once)."""
 
@@ -44,7 +74,7 @@ class Container:
             return OpenAIEmbedder(s.embeddings_model, api_key=key, base_url=s.embeddings_base_url or s.llm_base_url)
         from knowledge.embeddings import LocalEmbedder
 
-        return LocalEmbedder(threads=s.embed_threads)
+        return QueryMemo(LocalEmbedder(threads=s.embed_threads))
 
     @cached_property
     def index(self):
@@ -120,7 +150,8 @@ class Container:
         """The classifier always reads MiniLM vectors (it was trained on them), whatever the KB uses."""
         from knowledge.embeddings import LocalEmbedder
 
-        return self.embedder if isinstance(self.embedder, LocalEmbedder) else LocalEmbedder(threads=self.settings.embed_threads)
+        inner = getattr(self.embedder, "inner", self.embedder)
+        return self.embedder if isinstance(inner, LocalEmbedder) else QueryMemo(LocalEmbedder(threads=self.settings.embed_threads))
 
     @cached_property
     def classifier(self):
