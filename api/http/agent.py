@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import anyio
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 
 from api.http.deps import ERRORS_AGENT, Agent, ConversationId, ServiceDep, check_text, last_event_id
 from api.http.schemas import (AgentMessageOut, ConversationOut, MacroIn, MacroOut, MessageIn, QueueItem, RenderIn,
@@ -68,7 +68,7 @@ async def release(conversation_id: ConversationId, agent: Agent, service: Servic
 
 @router.get("/events", responses=SSE_RESPONSE)
 async def events(request: Request, agent: Agent, service: ServiceDep,
-                 after: Annotated[int | None, Query(ge=0, description="Resume after this event id.")] = None):
+                 after: Annotated[int | None, Query(ge=0, le=2**62, description="Resume after this event id.")] = None):
     """SSE of queue changes (`state`) and of messages in chats this agent holds; ids are global sequence numbers."""
     start = last_event_id(request, after)
     return stream(request, lambda last: service.agent_events(agent, last), start, global_ids=True)
@@ -105,7 +105,7 @@ async def macros(agent: Agent, service: ServiceDep):
 
 
 @router.post("/macros/{macro_id}/render", response_model=RenderOut)
-async def render_macro(macro_id: Annotated[int, "macro"], body: RenderIn, agent: Agent, service: ServiceDep):
+async def render_macro(macro_id: Annotated[int, Path(ge=1, le=2**31 - 1)], body: RenderIn, agent: Agent, service: ServiceDep):
     """The macro filled in for one conversation."""
     return await run(service.render_macro, macro_id, body.conversation_id)
 

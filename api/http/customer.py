@@ -70,7 +70,7 @@ async def email_transcript(conversation_id: CustomerConversation, body: EmailIn,
 
 @router.get("/{conversation_id}/events", responses=SSE_RESPONSE)
 async def events(request: Request, conversation_id: CustomerConversation, service: ServiceDep,
-                 after: Annotated[int | None, Query(ge=0, description="Resume after this event id (or send Last-Event-ID).")] = None):
+                 after: Annotated[int | None, Query(ge=0, le=2**62, description="Resume after this event id (or send Last-Event-ID).")] = None):
     """Server-Sent Events: message, state, typing, bot_token; `Last-Event-ID` / `?after=` replays what was missed."""
     start = last_event_id(request, after)
     return stream(request, lambda last: service.events(conversation_id, last), start)

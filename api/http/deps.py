@@ -98,8 +98,8 @@ def last_event_id(request: Request, after: int | None) -> int:
         value = int(raw)
     except ValueError:
         raise InvalidInputError("Last-Event-ID must be the integer id of the last event received") from None
-    if value < 0:
-        raise InvalidInputError("Last-Event-ID must not be negative")
+    if not 0 <= value <= 2**62:
+        raise InvalidInputError("Last-Event-ID must be between 0 and 2**62")
     return value
 
 
