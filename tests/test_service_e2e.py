@@ -196,3 +196,33 @@ def test_release_hands_the_chat_back_to_the_bot(live):
     r = client.post(f"/v1/conversations/{cid}/messages", json={"text": "how long do I have to return a jacket?"},
                     headers=h)
     assert r.json()["reply"] and r.json()["state"] == "bot"
+
+
+def test_admin_uploads_a_document_lists_and_deletes_sources(models, tmp_path):
+    """Upload -> background ingestion with progress -> listed -> answerable source -> deleted (own index)."""
+    from api.http.app import create_app
+    from api.service import add_agent
+
+    container = make_container(None, tmp_path / "data")
+    container.__dict__["embedder"] = models["embedder"]
+    admin, agent = add_agent(container.store, "Root", admin=True), add_agent(container.store, "Sam")
+    with running(create_app(container, warm=False)) as url, httpx.Client(base_url=url, timeout=30) as c:
+        doc = b"# Gift wrapping\n\nWe offer gift wrapping for $5 per order. Choose it at checkout.\n"
+        assert c.post("/v1/admin/documents", files={"file": ("gifts.md", doc)}, headers=bearer(agent)).status_code == 403
+        assert c.post("/v1/admin/documents", files={"file": ("x.exe", b"MZ")}, headers=bearer(admin)).status_code == 422
+        r = c.post("/v1/admin/documents", files={"file": ("gifts.md", doc)}, headers=bearer(admin))
+        assert r.status_code == 202
+        job = r.json()
+        for _ in range(300):
+            job = c.get(f"/v1/admin/documents/jobs/{job['job_id']}", headers=bearer(admin)).json()
+            if job["status"] in ("done", "failed"):
+                break
+            time.sleep(0.1)
+        assert job["status"] == "done" and len(job["added"]) == 1 and job["total"] >= 1, job
+        sources = c.get("/v1/admin/sources", headers=bearer(admin)).json()
+        assert [s["title"] for s in sources] == ["Gift wrapping"] and sources[0]["chunks"] >= 1
+        r = c.delete(f"/v1/admin/sources/{sources[0]['source']}", headers=bearer(admin))
+        assert r.status_code == 200 and r.json()["deleted_chunks"] == sources[0]["chunks"]
+        assert c.get("/v1/admin/sources", headers=bearer(admin)).json() == []
+        assert c.delete(f"/v1/admin/sources/{sources[0]['source']}", headers=bearer(admin)).status_code == 404
+    container.store.close()
