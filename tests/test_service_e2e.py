@@ -94,8 +94,8 @@ def test_customer_to_agent_and_back_over_http(live):
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["state"] == "bot" and body["reply"]["abstained"] is False and "30 days" in body["reply"]["text"]
-    cite = body["reply"]["citations"][0]
-    assert set(cite) == {"source", "title", "chunk_id"} and "return" in cite["source"].lower()
+    cites = body["reply"]["citations"]
+    assert cites and all(set(c) == {"source", "title", "chunk_id"} and c["source"] and c["chunk_id"] for c in cites)
     assert body["decision"]["handoff"] is False and body["ticket_id"] is None
 
     # 2. the button: queued with a summary

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import Engine, and_, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, defer, sessionmaker
 
 from api.db import make_engine, migrate
 from api.db.models import (AgentRow, ConversationRow, EventRow, HandoffRow, MacroRow, MessageRow, RatingRow,
@@ -67,6 +67,7 @@ class SqlStore:
             with self._write.begin() as session:
                 tx = SqlTransaction(session, self.dialect)
                 yield tx
+                tx.finish()
         except IntegrityError as exc:
             raise ConflictError(f"a concurrent write got there first ({exc.orig.__class__.__name__}); retry") from None
         except OperationalError as exc:
@@ -90,9 +91,13 @@ class SqlStore:
             row = s.get(ConversationRow, conversation_id)
             if row is None:
                 return None
-            msgs = s.scalars(select(MessageRow).where(MessageRow.conversation_id == conversation_id)
-                             .order_by(MessageRow.position)).all()
-            return _conversation(row, msgs)
+            # vectors only for the last few messages (the repeat check reads the previous customer message's)
+            msgs = s.scalars(select(MessageRow).options(defer(MessageRow.vector))
+                             .where(MessageRow.conversation_id == conversation_id).order_by(MessageRow.position)).all()
+            recent = {m.id for m in msgs[-3:]}
+            vectors = dict(s.execute(select(MessageRow.id, MessageRow.vector).where(MessageRow.id.in_(recent))).all()) \
+                if recent else {}
+            return _conversation(row, msgs, vectors)
 
     def token_hash(self, conversation_id: str) -> str | None:
         with self._reading() as s:
@@ -281,6 +286,8 @@ class SqlTransaction:
         self.dialect = dialect
         self.events: list[Event] = []
         self._positions: dict[str, int] = {}
+        self._seqs: dict[str, int] = {}
+        self._rows: list[EventRow] = []
         self._locked = False
 
     def create_conversation(self, conv: Conversation, token_hash: str | None = None) -> None:
@@ -357,20 +364,33 @@ class SqlTransaction:
             setattr(row, k, v)
 
     def add_event(self, conversation_id: str, type: str, data: dict, at: datetime) -> Event:
+        """Append to the conversation's log; sequence numbers are taken under the row lock, rows flushed at commit."""
         if self.dialect == "postgresql" and not self._locked:
             # event-writing transactions commit in global_seq order, so a reader never skips a late commit
             self.s.execute(text("SELECT pg_advisory_xact_lock(72618)"))
             self._locked = True
-        seq = self.s.execute(update(ConversationRow).where(ConversationRow.id == conversation_id)
-                             .values(last_seq=ConversationRow.last_seq + 1).returning(ConversationRow.last_seq)).scalar()
-        if seq is None:
-            raise NotFoundError(f"no conversation {conversation_id}")
-        row = EventRow(conversation_id=conversation_id, seq=seq, type=type, data=_jsonable(data), at=at)
-        self.s.add(row)
+        if conversation_id not in self._seqs:
+            self.s.flush()
+            last = self.s.scalar(select(ConversationRow.last_seq).where(ConversationRow.id == conversation_id)
+                                 .with_for_update())
+            if last is None:
+                raise NotFoundError(f"no conversation {conversation_id}")
+            self._seqs[conversation_id] = last
+        self._seqs[conversation_id] += 1
+        row = EventRow(conversation_id=conversation_id, seq=self._seqs[conversation_id], type=type,
+                       data=_jsonable(data), at=at)
+        self._rows.append(row)
+        return _event(row)
+
+    def finish(self) -> None:
+        """Write the log rows and the conversations' last sequence numbers (called just before commit)."""
+        if not self._rows:
+            return
+        self.s.add_all(self._rows)
+        for cid, seq in self._seqs.items():
+            self.s.execute(update(ConversationRow).where(ConversationRow.id == cid).values(last_seq=seq))
         self.s.flush()
-        event = _event(row)
-        self.events.append(event)
-        return event
+        self.events = [_event(r) for r in self._rows]
 
 
 def _jsonable(data):
@@ -383,22 +403,24 @@ def _jsonable(data):
     return data
 
 
-def _message(row: MessageRow) -> Message:
+def _message(row: MessageRow, vector: list | None = None, *, with_vector: bool = True) -> Message:
     meta = dict(row.meta or {})
     for k in MESSAGE_COLUMNS:
         v = getattr(row, k)
         if v is not None:
             meta[k] = v
-    return Message(row.speaker, row.text, row.at, meta, id=row.id, vector=row.vector)
+    return Message(row.speaker, row.text, row.at, meta, id=row.id,
+                   vector=vector if not with_vector else row.vector)
 
 
-def _conversation(row: ConversationRow, msgs) -> Conversation:
-    return Conversation(row.id, row.created_at, dict(row.customer or {}), State(row.state), [_message(m) for m in msgs],
+def _conversation(row: ConversationRow, msgs, vectors: dict) -> Conversation:
+    return Conversation(row.id, row.created_at, dict(row.customer or {}), State(row.state),
+                        [_message(m, vectors.get(m.id), with_vector=False) for m in msgs],
                         row.strikes, row.pending, row.agent, row.ticket_id, row.summary, version=row.version)
 
 
 def _event(row: EventRow) -> Event:
-    return Event(conversation_id=row.conversation_id, seq=row.seq, global_seq=row.global_seq, type=row.type,
+    return Event(conversation_id=row.conversation_id, seq=row.seq, global_seq=row.global_seq or 0, type=row.type,
                  data=row.data, at=row.at)
 
 
